@@ -1,0 +1,72 @@
+"""Flask commands: ``roles sync``, ``seed``, ``jobs run``."""
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+
+def register(app):
+    app.cli.add_command(roles_cli)
+    app.cli.add_command(seed_cli)
+    app.cli.add_command(jobs_cli)
+
+
+roles_cli = AppGroup("roles", help="Permissions and roles.")
+
+
+@roles_cli.command("sync")
+def roles_sync():
+    """Create every permission and make each role exactly as declared (idempotent)."""
+    from app.security import roles
+
+    changed = roles.sync_all(current_app.appbuilder, log=click.echo)
+    click.echo(f"roles in sync ({changed} changed)")
+
+
+seed_cli = AppGroup("seed", help="Reference and demo data.")
+
+
+@seed_cli.command("reference")
+def seed_reference():
+    """Roles, product categories, certification types, settings and SLA defaults."""
+    from seeds import reference
+
+    reference.load(log=click.echo)
+
+
+@seed_cli.command("demo")
+@click.option("--scale", default=1, show_default=True, type=click.IntRange(1, 1000),
+              help="Multiply the demo network (100 gives about 5,000 outlets).")
+def seed_demo(scale):
+    """Reference data plus a believable demo network and one user per role (idempotent)."""
+    from seeds import demo
+
+    demo.load(scale=scale, log=click.echo)
+
+
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+@jobs_cli.command("run")
+@click.argument("name")
+def jobs_run(name):
+    """Run one periodic job now, in this process (e.g. refresh_certification_statuses)."""
+    from app import jobs
+
+    func = getattr(jobs, name, None)
+    if func is None or name.startswith("_"):
+        raise click.BadParameter(f"unknown job {name!r}; known: {', '.join(jobs.__all__)}")
+    click.echo(f"{name}: {func()}")
+
+
+@jobs_cli.command("enqueue")
+@click.argument("name")
+def jobs_enqueue(name):
+    """Put one periodic job on the queue for a worker."""
+    from app import jobs
+    from app.core import queue
+
+    func = getattr(jobs, name, None)
+    if func is None or name.startswith("_"):
+        raise click.BadParameter(f"unknown job {name!r}; known: {', '.join(jobs.__all__)}")
+    job = queue.enqueue(func)
+    click.echo(job.id)

@@ -1,0 +1,115 @@
+"""Region scope: one mechanism for every read and write path.
+
+A scoped model defines ``region_scope_clause(cls, region_ids)`` returning a SQL condition that
+holds for its rows in those regions. ``clause_for(model)`` applies the acting user's scope:
+
+* ``None`` — no restriction (HQ Admin, Auditor, Admin, jobs and CLI commands acting as the system);
+* otherwise the condition for the user's assigned regions (no regions → no rows).
+
+The scoped datamodel (``core.datamodel``) adds it to every list, show, edit, delete, action and
+related-field query, and ``ensure_in_scope`` refuses a write that lands a row outside the scope.
+"""
+from contextlib import contextmanager
+
+from flask import g, has_app_context, has_request_context
+from sqlalchemy import exists, select
+
+from app.core.errors import Forbidden
+
+UNRESTRICTED_ROLES = frozenset({"HQ Admin", "Auditor", "Admin"})
+
+_SYSTEM = object()
+
+
+def _acting_user():
+    override = g.get("_scope_user", None) if has_app_context() else None
+    if override is not None:
+        return override
+    if not has_request_context():
+        return _SYSTEM
+    from flask import current_app
+
+    try:
+        user = current_app.appbuilder.sm.current_user
+    except Exception:  # no JWT in this request and nobody logged in
+        user = None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+@contextmanager
+def acting_as(user):
+    """Run a block with ``user``'s scope (jobs acting for a user); ``None`` means the system."""
+    previous = g.get("_scope_user", None)
+    g._scope_user = _SYSTEM if user is None else user
+    g.pop("_region_scope", None)
+    try:
+        yield
+    finally:
+        g._scope_user = previous
+        g.pop("_region_scope", None)
+
+
+def user_region_ids(user):
+    from app.extensions import db
+    from app.network.models import region_user
+
+    rows = db.session.execute(select(region_user.c.region_id).where(region_user.c.user_id == user.id))
+    return frozenset(r[0] for r in rows)
+
+
+def is_unrestricted(user):
+    if user is _SYSTEM:
+        return True
+    if user is None:
+        return False
+    return any(role.name in UNRESTRICTED_ROLES for role in user.roles)
+
+
+def current_region_ids():
+    """``None`` when unrestricted, else the frozenset of region ids the actor may touch."""
+    user = _acting_user()
+    key = "system" if user is _SYSTEM else (None if user is None else user.id)
+    cached = g.get("_region_scope") if has_app_context() else None
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    scope = None if is_unrestricted(user) else (frozenset() if user is None else user_region_ids(user))
+    if has_app_context():
+        g._region_scope = (key, scope)
+    return scope
+
+
+def clause_for(model, region_ids=None):
+    """The scope condition for ``model`` (``None`` when nothing restricts it)."""
+    builder = getattr(model, "region_scope_clause", None)
+    if builder is None:
+        return None
+    ids = current_region_ids() if region_ids is None else region_ids
+    if ids is None:
+        return None
+    return builder(list(ids))
+
+
+def is_scoped(model):
+    return getattr(model, "region_scope_clause", None) is not None
+
+
+def ensure_in_scope(item):
+    """After a flush: refuse when ``item`` now sits outside the actor's regions."""
+    from app.extensions import db
+
+    model = type(item)
+    clause = clause_for(model)
+    if clause is None:
+        return
+    pk = model.__mapper__.primary_key[0]
+    inside = db.session.query(exists().where(pk == getattr(item, pk.key)).where(clause)).scalar()
+    if not inside:
+        raise Forbidden(errors={"region": [_outside_message()]})
+
+
+def _outside_message():
+    from flask_babel import gettext
+
+    return gettext("This record belongs to a region outside your scope.")

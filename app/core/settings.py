@@ -1,0 +1,143 @@
+"""Policies are data: every threshold DOMAIN.md marks *(config)* is a ``setting`` row.
+
+``DEFINITIONS`` is the catalogue of settings (type, default, label); the rows hold the
+values an HQ admin edits. ``get(key)`` returns the typed value, falling back to the default
+when no row exists yet.
+"""
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+
+from app.core.errors import Invalid
+
+
+class Definition:
+    def __init__(self, key, kind, default, label, minimum=None, maximum=None):
+        self.key, self.kind, self.default, self.label = key, kind, default, label
+        self.minimum, self.maximum = minimum, maximum
+
+    def parse(self, raw):
+        """Text → typed value, or raise ValueError with a translatable reason."""
+        text = str(raw).strip()
+        if self.kind == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(_l("Enter a whole number.")) from None
+        elif self.kind == "decimal":
+            try:
+                value = Decimal(text)
+            except InvalidOperation:
+                raise ValueError(_l("Enter a number.")) from None
+        elif self.kind == "bool":
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(_l("Enter true or false."))
+            return text.lower() in ("true", "1", "yes")
+        elif self.kind == "int_list":
+            try:
+                value = [int(p) for p in text.replace("，", ",").split(",") if p.strip()]
+            except ValueError:
+                raise ValueError(_l("Enter whole numbers separated by commas.")) from None
+            if not value:
+                raise ValueError(_l("Enter at least one number."))
+            for item in value:
+                self._bounds(item)
+            return value
+        else:
+            return text
+        self._bounds(value)
+        return value
+
+    def _bounds(self, value):
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(_l("Must be at least %(n)s.", n=self.minimum))
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(_l("Must be at most %(n)s.", n=self.maximum))
+
+    def render(self, value):
+        if self.kind == "int_list":
+            return ",".join(str(v) for v in value)
+        if self.kind == "bool":
+            return "true" if value else "false"
+        return str(value)
+
+
+DEFINITIONS = {
+    d.key: d
+    for d in [
+        # Outlet qualification
+        Definition("qualification.min_certified_engineers", "int", 3,
+                   _l("Minimum certified engineers per outlet"), 0, 1000),
+        Definition("qualification.min_common_stock_rate", "decimal", Decimal("90"),
+                   _l("Minimum common-parts stock rate (%)"), 0, 100),
+        Definition("qualification.annual_open_days_before", "int", 30,
+                   _l("Open the annual audit this many days before it is due"), 0, 365),
+        Definition("qualification.rectification_days", "int", 30,
+                   _l("Default rectification deadline (days)"), 1, 365),
+        Definition("qualification.kpi_window_days", "int", 90,
+                   _l("KPI window (days)"), 1, 730),
+        # Certifications
+        Definition("certification.expiring_days", "int", 30,
+                   _l("A certificate is expiring within this many days"), 0, 365),
+        Definition("certification.reminder_days", "int_list", [30, 7],
+                   _l("Send certificate reminders this many days before expiry"), 0, 365),
+        # Onboarding and refresher training
+        Definition("training.onboarding_theory_hours", "decimal", Decimal("30"),
+                   _l("Onboarding theory hours"), 0, 1000),
+        Definition("training.onboarding_practical_hours", "decimal", Decimal("50"),
+                   _l("Onboarding practical hours"), 0, 1000),
+        Definition("training.onboarding_mentored_orders", "int", 10,
+                   _l("Onboarding mentored orders"), 0, 1000),
+        Definition("training.pass_theory_score", "decimal", Decimal("80"),
+                   _l("Passing theory score"), 0, 100),
+        Definition("training.pass_practical_score", "decimal", Decimal("90"),
+                   _l("Passing practical score"), 0, 100),
+        Definition("training.refresher_grace_days", "int", 15,
+                   _l("Grace period after a quarter without refresher training (days)"), 0, 365),
+        # Complaints and escalation
+        Definition("complaint.investigation_working_days", "int", 3,
+                   _l("Initial verification within (working days)"), 1, 60),
+        Definition("complaint.warning_percent", "int", 75,
+                   _l("Warn the owner at this share of the allowed time (%)"), 1, 99),
+        Definition("escalation.level2_compensation_threshold", "decimal", Decimal("2000"),
+                   _l("Compensation above this amount needs HQ approval (CNY)"), 0, 10_000_000),
+        # Parts
+        Definition("part.default_warranty_days", "int", 90,
+                   _l("Default repair warranty (days)"), 0, 3650),
+        # KPI targets shown by reports
+        Definition("kpi.on_time_arrival_target", "decimal", Decimal("98"), _l("On-time arrival target (%)"), 0, 100),
+        Definition("kpi.first_time_fix_target", "decimal", Decimal("95"), _l("First-time-fix target (%)"), 0, 100),
+        Definition("kpi.satisfaction_target", "decimal", Decimal("4.6"), _l("Mean satisfaction target (1-5)"), 1, 5),
+        Definition("kpi.complaint_resolution_target", "decimal", Decimal("98"),
+                   _l("Complaint resolution rate target (%)"), 0, 100),
+        Definition("kpi.complaint_satisfaction_target", "decimal", Decimal("97"),
+                   _l("Satisfaction with complaint handling target (%)"), 0, 100),
+        Definition("kpi.complaint_rate_limit", "decimal", Decimal("5"), _l("Complaint rate limit (%)"), 0, 100),
+    ]
+}
+
+
+def definition(key):
+    try:
+        return DEFINITIONS[key]
+    except KeyError:
+        raise Invalid({"key": [_l("Unknown setting.")]}) from None
+
+
+def get(key):
+    """Typed value of ``key``: the stored row, or the default."""
+    from app.core.models import Setting
+    from app.extensions import db
+
+    defn = DEFINITIONS[key]
+    raw = db.session.query(Setting.value).filter(Setting.key == key).scalar()
+    if raw is None:
+        return defn.default
+    try:
+        return defn.parse(raw)
+    except ValueError:
+        return defn.default
+
+
+def label(key):
+    return DEFINITIONS[key].label if key in DEFINITIONS else key

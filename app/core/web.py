@@ -1,0 +1,40 @@
+"""Web-wide behaviour: JSON errors under /api, page errors as pages, template helpers."""
+from flask import jsonify, request
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
+
+from app.core import clock
+from app.core.errors import DomainError
+from app.extensions import db
+
+
+def _wants_json():
+    return request.path.startswith("/api/")
+
+
+def install(app):
+    @app.errorhandler(DomainError)
+    def _domain_error(exc):
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(exc.to_dict()), exc.status
+        from flask import flash, redirect
+
+        flash(str(exc.message), "danger")
+        return redirect(request.referrer or "/"), 303
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        if _wants_json():
+            return jsonify({"message": exc.description or exc.name, "errors": {}}), exc.code
+        return exc
+
+    @app.template_filter("local_dt")
+    def _local_dt(value, fmt="%Y-%m-%d %H:%M"):
+        if value is None:
+            return ""
+        return clock.to_local(value).strftime(fmt)
+
+    @app.context_processor
+    def _helpers():
+        return {"gettext": gettext}

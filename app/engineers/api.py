@@ -1,0 +1,71 @@
+from app.core.api import BaseApi
+from app.core.datamodel import ScopedInterface
+from app.engineers.models import Certification, CertificationType, Engineer, TrainingRecord
+from app.security import permissions as p
+
+TIMESTAMPS = ["created_at", "updated_at"]
+
+
+class EngineerApi(BaseApi):
+    resource_name = "engineer"
+    class_permission_name = p.ENGINEER
+    datamodel = ScopedInterface(Engineer)
+    _fields = ["employee_no", "name", "phone", "email", "outlet", "hire_date", "status", "star_level"]
+    list_columns = ["id"] + _fields
+    show_columns = ["id"] + _fields + TIMESTAMPS
+    add_columns = _fields
+    edit_columns = _fields
+    search_columns = ["employee_no", "name", "outlet", "status", "star_level", "hire_date"]
+    order_columns = ["employee_no", "name", "hire_date", "status", "star_level"]
+
+
+class CertificationTypeApi(BaseApi):
+    resource_name = "certification_type"
+    class_permission_name = p.CERTIFICATION_TYPE
+    datamodel = ScopedInterface(CertificationType)
+    _fields = ["name", "validity_months", "product_categories"]
+    list_columns = ["id"] + _fields
+    show_columns = ["id"] + _fields + TIMESTAMPS
+    add_columns = _fields
+    edit_columns = _fields
+    search_columns = ["name", "product_categories"]
+    order_columns = ["name", "validity_months"]
+
+
+class CertificationApi(BaseApi):
+    resource_name = "certification"
+    class_permission_name = p.CERTIFICATION
+    datamodel = ScopedInterface(Certification)
+    _fields = ["engineer", "certification_type", "number", "issuer", "issued_on", "expires_on", "revoked"]
+    list_columns = ["id"] + _fields + ["status"]
+    show_columns = ["id"] + _fields + ["status"] + TIMESTAMPS
+    add_columns = _fields
+    edit_columns = _fields
+    search_columns = ["engineer", "certification_type", "number", "issuer", "expires_on", "revoked", "status"]
+    order_columns = ["number", "issued_on", "expires_on", "status"]
+
+    def derived(self, ids):
+        """The status as of today, even before the nightly refresh has run."""
+        from sqlalchemy import select
+
+        from app.engineers.rules import certification_status_sql
+        from app.extensions import db
+
+        rows = db.session.execute(
+            select(Certification.id, certification_status_sql(Certification)).where(Certification.id.in_(ids))
+        )
+        return {pk: {"status": status} for pk, status in rows}
+
+
+class TrainingRecordApi(BaseApi):
+    resource_name = "training_record"
+    class_permission_name = p.TRAINING_RECORD
+    datamodel = ScopedInterface(TrainingRecord)
+    _fields = ["engineer", "kind", "taken_on", "theory_hours", "practical_hours", "mentored_orders",
+               "theory_score", "practical_score"]
+    list_columns = ["id"] + _fields + ["passed"]
+    show_columns = ["id"] + _fields + ["passed"] + TIMESTAMPS
+    add_columns = _fields
+    edit_columns = _fields
+    search_columns = ["engineer", "kind", "taken_on", "passed"]
+    order_columns = ["taken_on", "kind", "theory_score", "practical_score"]

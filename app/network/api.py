@@ -1,0 +1,62 @@
+from app.core.api import BaseApi
+from app.core.datamodel import ScopedInterface
+from app.network.models import Outlet, ProductCategory, Region
+from app.security import permissions as p
+
+TIMESTAMPS = ["created_at", "updated_at"]
+
+
+class RegionApi(BaseApi):
+    resource_name = "region"
+    class_permission_name = p.REGION
+    datamodel = ScopedInterface(Region)
+    list_columns = ["id", "code", "name", "users"]
+    show_columns = ["id", "code", "name", "users"] + TIMESTAMPS
+    add_columns = ["code", "name", "users"]
+    edit_columns = add_columns
+    search_columns = ["code", "name"]
+    order_columns = ["code", "name"]
+
+
+class ProductCategoryApi(BaseApi):
+    resource_name = "product_category"
+    class_permission_name = p.PRODUCT_CATEGORY
+    datamodel = ScopedInterface(ProductCategory)
+    list_columns = ["id", "code", "name"]
+    show_columns = list_columns + TIMESTAMPS
+    add_columns = ["code", "name"]
+    edit_columns = add_columns
+    search_columns = ["code", "name"]
+    order_columns = ["code", "name"]
+
+
+class OutletApi(BaseApi):
+    resource_name = "outlet"
+    class_permission_name = p.OUTLET
+    datamodel = ScopedInterface(Outlet)
+    _fields = [
+        "code", "name", "region", "address", "contact", "phone", "email", "licence_no",
+        "has_fixed_premises", "product_categories", "status", "last_qualified_on", "next_audit_due_on",
+    ]
+    list_columns = ["id"] + _fields
+    show_columns = ["id"] + _fields + ["notes"] + TIMESTAMPS
+    add_columns = _fields + ["notes"]
+    edit_columns = add_columns
+    search_columns = ["code", "name", "region", "status", "has_fixed_premises", "next_audit_due_on",
+                      "product_categories"]
+    order_columns = ["code", "name", "status", "next_audit_due_on", "last_qualified_on"]
+
+    def derived(self, ids):
+        from app.qualification import evidence
+
+        found = evidence.for_outlets(ids)
+        return {
+            oid: {
+                "certified_engineers": e.certified_engineers,
+                "common_stock_rate": float(e.stock_rate) if e.stock_rate is not None else None,
+                "meets_engineer_threshold": e.meets_engineers,
+                "meets_stock_threshold": e.meets_stock,
+                "qualifies": e.qualifies,
+            }
+            for oid, e in found.items()
+        }

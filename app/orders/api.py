@@ -1,0 +1,22 @@
+from app.core.api import BaseApi
+from app.core.datamodel import ScopedInterface
+from app.orders.models import ServiceOrder
+from app.security import permissions as p
+
+
+class ServiceOrderApi(BaseApi):
+    resource_name = "service_order"
+    class_permission_name = p.SERVICE_ORDER
+    datamodel = ScopedInterface(ServiceOrder)
+    _fields = [
+        "number", "customer_name", "customer_phone", "customer_address", "product_category", "outlet",
+        "engineer", "kind", "status", "dispatched_at", "appointment_at", "arrived_at", "completed_at",
+        "first_time_fix", "satisfaction",
+    ]
+    list_columns = ["id"] + _fields + ["created_at"]
+    show_columns = ["id"] + _fields + ["created_at", "updated_at"]
+    add_columns = _fields
+    edit_columns = _fields
+    search_columns = ["number", "customer_name", "customer_phone", "outlet", "engineer", "product_category",
+                      "kind", "status", "created_at", "completed_at"]
+    order_columns = ["number", "created_at", "appointment_at", "completed_at", "status"]

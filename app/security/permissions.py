@@ -1,0 +1,34 @@
+"""Permission names as constants: every business resource has read / write / delete.
+
+Pages (ModelView) and the REST API (ModelRestApi) of one entity share its resource name, so a
+role's rights are the same whichever way a user comes in.
+"""
+READ = "can_read"
+WRITE = "can_write"
+DELETE = "can_delete"
+MENU = "menu_access"
+
+REGION = "Region"
+OUTLET = "Outlet"
+PRODUCT_CATEGORY = "ProductCategory"
+ENGINEER = "Engineer"
+CERTIFICATION_TYPE = "CertificationType"
+CERTIFICATION = "Certification"
+TRAINING_RECORD = "TrainingRecord"
+PART = "Part"
+STOCK = "Stock"
+SERVICE_ORDER = "ServiceOrder"
+SETTING = "Setting"
+SLA_POLICY = "SlaPolicy"
+
+REFERENCE_RESOURCES = (REGION, PRODUCT_CATEGORY, CERTIFICATION_TYPE, PART, SLA_POLICY)
+NETWORK_RESOURCES = (OUTLET, ENGINEER, CERTIFICATION, TRAINING_RECORD, STOCK, SERVICE_ORDER)
+BUSINESS_RESOURCES = REFERENCE_RESOURCES + NETWORK_RESOURCES + (SETTING,)
+
+# Menu entries (FAB names them by the label given to add_view / category).
+MENU_NETWORK = "Service network"
+MENU_ENGINEERS = "Engineers"
+MENU_PARTS = "Parts"
+MENU_ORDERS = "Service orders"
+MENU_COMPLAINTS = "Complaints"
+MENU_SYSTEM = "System settings"

