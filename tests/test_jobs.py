@@ -1,0 +1,79 @@
+"""Background work: the nightly certification refresh, run by a real rq worker process."""
+import os
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+
+from rq import Queue
+from rq.cron import CronScheduler
+
+from app import jobs
+from app.core import clock, queue
+from app.engineers.models import Certification
+from app.extensions import db
+from tests import factories
+
+
+def _stale_certificates():
+    r = factories.region("E")
+    o = factories.outlet(r)
+    e = factories.engineer(o)
+    today = clock.today()
+    expired = factories.certification(e, expires_on=today - timedelta(days=1))
+    expiring = factories.certification(e, expires_on=today + timedelta(days=5))
+    valid = factories.certification(e, expires_on=today + timedelta(days=400))
+    # as if written long ago: all stored as "valid"
+    for c in (expired, expiring, valid):
+        c.status = "valid"
+    db.session.commit()
+    return expired.id, expiring.id, valid.id
+
+
+def _statuses(ids):
+    db.session.expire_all()
+    return [db.session.get(Certification, i).status for i in ids]
+
+
+def test_refresh_is_idempotent(app):
+    ids = _stale_certificates()
+    assert jobs.refresh_certification_statuses() == 2
+    assert _statuses(ids) == ["expired", "expiring", "valid"]
+    assert jobs.refresh_certification_statuses() == 0
+    assert _statuses(ids) == ["expired", "expiring", "valid"]
+
+
+def test_refresh_follows_time(app):
+    ids = _stale_certificates()
+    jobs.refresh_certification_statuses()
+    with clock.freeze(clock.today() + timedelta(days=10)):
+        assert jobs.refresh_certification_statuses() == 1
+        assert _statuses(ids) == ["expired", "expired", "valid"]
+
+
+def test_real_worker_runs_the_refresh(app):
+    ids = _stale_certificates()
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    redis_url = queue.redis_url(app)
+    q = Queue(name, connection=queue.connection(app))
+    job = q.enqueue(jobs.refresh_certification_statuses)
+    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
+    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
+    result = subprocess.run(
+        [rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url", redis_url, name],
+        env=env, capture_output=True, text=True, timeout=120,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    job.refresh()
+    assert job.get_status() == "finished", (job.latest_result().exc_string if job.latest_result() else result.stderr[-2000:])
+    assert job.return_value() == 2
+    assert _statuses(ids) == ["expired", "expiring", "valid"]
+
+
+def test_schedule_declares_the_nightly_refresh(app):
+    scheduler = CronScheduler(connection=queue.connection(app))
+    scheduler.load_config_from_file("app.schedule")
+    registered = {(j.func_name, j.cron) for j in scheduler.get_jobs()}
+    assert ("app.engineers.jobs.refresh_certification_statuses", "5 16 * * *") in registered
