@@ -12,4 +12,4 @@ class Config(Base):
     RATELIMIT_ENABLED = False
     AUTH_RATE_LIMITED = False
     MAIL_SUPPRESS_SEND = False
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing for test users

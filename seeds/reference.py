@@ -54,6 +54,7 @@ def load(log=print):
     for key, definition in DEFINITIONS.items():
         if key not in existing_settings:
             db.session.add(Setting(key=key, value=definition.render(definition.default)))
+    load_default_calendar()
     existing_sla = {s for (s,) in db.session.query(SlaPolicy.severity)}
     for severity, minutes, hours, business, description in SLA_DEFAULTS:
         if severity not in existing_sla:
@@ -62,3 +63,26 @@ def load(log=print):
     db.session.commit()
     log("reference data loaded")
     return categories
+
+
+def load_default_calendar(years=None):
+    """Mainland China's calendar: Mon–Fri 09:00–18:00, public holidays and make-up working days
+    (调休) of this year and the next from the ``holidays`` package. Days already present (maybe
+    edited by an HQ admin) are kept; next year's make-up days, announced late in the year, can be
+    added on the calendar page."""
+    from app.core import calendar, clock
+    from app.core.models import BusinessCalendar, CalendarDay
+
+    cal = db.session.query(BusinessCalendar).filter(BusinessCalendar.region_id.is_(None)).first()
+    if cal is None:
+        cal = BusinessCalendar(name="中国大陆工作日历")
+        db.session.add(cal)
+        db.session.flush()
+    year = clock.today().year
+    years = years or [year, year + 1]
+    known = {d for (d,) in db.session.query(CalendarDay.day).filter(CalendarDay.calendar_id == cal.id)}
+    for day, kind, name in calendar.china_days(years):
+        if day not in known:
+            db.session.add(CalendarDay(calendar_id=cal.id, day=day, kind=kind, name=name[:100]))
+            known.add(day)
+    return cal

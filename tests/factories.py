@@ -39,6 +39,14 @@ def wipe_business_data():
 
     for row in db.session.query(Setting):
         row.value = DEFINITIONS[row.key].render(DEFINITIONS[row.key].default)
+    # SLA policies back to their defaults
+    from app.complaints.models import SlaPolicy
+    from seeds.reference import SLA_DEFAULTS
+
+    defaults = {sev: (m, h, b) for sev, m, h, b, _d in SLA_DEFAULTS}
+    for policy in db.session.query(SlaPolicy):
+        if policy.severity in defaults:
+            policy.response_minutes, policy.resolution_hours, policy.business_time = defaults[policy.severity]
     db.session.commit()
 
 

@@ -67,7 +67,8 @@ def test_real_worker_runs_the_refresh(app):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     job.refresh()
-    assert job.get_status() == "finished", (job.latest_result().exc_string if job.latest_result() else result.stderr[-2000:])
+    latest = job.latest_result()
+    assert job.get_status() == "finished", (latest.exc_string if latest else "", result.stderr[-3000:])
     assert job.return_value() == 2
     assert _statuses(ids) == ["expired", "expiring", "valid"]
 

@@ -1,26 +1,238 @@
+"""Pages of the complaint desk: SLA policies, complaints with their timeline, the escalation desk
+for regional managers and HQ admins, delegations and business calendars. Decisions go through
+``complaints.services``."""
+from flask import current_app, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError
 
-from app.complaints.enums import SEVERITY
-from app.complaints.models import SlaPolicy
-from app.core.views import BaseModelView, enum_field, enum_formatter, scoped
+from app.complaints import services
+from app.complaints.enums import (
+    CHANNEL, COMPLAINT_STATUS, ESCALATION_REASON, ESCALATION_STATUS, EVENT_KIND, REMEDY, SEVERITY,
+)
+from app.complaints.models import Complaint, Escalation, EscalationDelegation, SlaPolicy
+from app.core import clock, scope
+from app.core.errors import DomainError
+from app.core.models import DAY_KIND, BusinessCalendar, CalendarDay
+from app.core.views import BaseModelView, scoped
+from app.extensions import db
 from app.security import permissions as p
 
 
 class SlaPolicyView(BaseModelView):
     class_permission_name = p.SLA_POLICY
     datamodel = scoped(SlaPolicy)
+    singular = _l("SLA policy")
     list_title = _l("SLA policies")
     list_columns = ["severity", "response_minutes", "resolution_hours", "business_time", "description"]
-    show_columns = list_columns
-    add_columns = list_columns
-    edit_columns = list_columns
-    add_form_extra_fields = {"severity": enum_field(SEVERITY, _l("Severity"))}
-    edit_form_extra_fields = add_form_extra_fields
-    formatters_columns = {"severity": enum_formatter(SEVERITY)}
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = ["severity", "response_minutes", "resolution_hours", "business_time", "description"]
+    edit_columns = add_columns
+    search_columns = ["severity", "business_time"]
+    enum_columns = {"severity": SEVERITY}
+    base_order = ("id", "asc")
     label_columns = {
         "severity": _l("Severity"),
         "response_minutes": _l("First response within (minutes)"),
         "resolution_hours": _l("Resolved within (hours)"),
         "business_time": _l("Counts business time"),
         "description": _l("Description"),
+        "created_at": _l("Created at"),
+        "updated_at": _l("Updated at"),
     }
+    description_columns = {
+        "business_time": _l("Count only working hours of the region's business calendar."),
+    }
+
+
+def pending_escalations():
+    """Pending escalations in the actor's regions, most urgent first (two queries, no N+1)."""
+    from sqlalchemy.orm import selectinload
+
+    query = (db.session.query(Escalation)
+             .filter(Escalation.status == "pending")
+             .options(selectinload(Escalation.complaint).selectinload(Complaint.events)))
+    clause = services.escalation_scope_clause(current_app.appbuilder.sm.current_user)
+    if clause is not None:
+        query = query.filter(clause)
+    rows = query.all()
+    return sorted(rows, key=lambda e: (e.complaint.resolution_due_at or e.requested_at, e.id))
+
+
+class EscalationDeskView(BaseView):
+    route_base = "/desk"
+    default_view = "index"
+    class_permission_name = p.ESCALATION
+    method_permission_name = {"index": "read", "approve": "decide", "reject": "decide"}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        user = current_app.appbuilder.sm.current_user
+        items = []
+        for esc in pending_escalations():
+            try:
+                services.check_can_decide(esc, user)
+                can_decide, why = True, ""
+            except DomainError as exc:
+                can_decide, why = False, str(exc.message)
+            items.append({"esc": esc, "c": esc.complaint, "can_decide": can_decide, "why": why,
+                          "timeline": services.timeline(esc.complaint)})
+        return self.render_template(
+            "complaints/desk.html", items=items, now=clock.now(), SEVERITY=SEVERITY, REMEDY=REMEDY,
+            ESCALATION_REASON=ESCALATION_REASON, EVENT_KIND=EVENT_KIND, COMPLAINT_STATUS=COMPLAINT_STATUS,
+            to_local=clock.to_local, csrf_token=generate_csrf,
+        )
+
+    def _decide(self, pk, approve):
+        user = current_app.appbuilder.sm.current_user
+        comment = (request.form.get("comment") or "").strip()
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            try:
+                validate_csrf(request.form.get("csrf_token"))
+            except ValidationError:
+                flash(_("The form expired; please try again."), "danger")
+                return redirect(url_for("EscalationDeskView.index"))
+        try:
+            if approve:
+                services.approve(pk, comment, user)
+                flash(_("Escalation approved."), "success")
+            else:
+                services.reject(pk, comment, user)
+                flash(_("Escalation rejected; the complaint is back with its owner."), "success")
+        except DomainError as exc:
+            db.session.rollback()
+            details = " ".join(str(m) for msgs in exc.errors.values() for m in msgs if m)
+            flash(f"{exc.message} {details}".strip(), "danger")
+        return redirect(url_for("EscalationDeskView.index"))
+
+    @expose("/<int:pk>/approve", methods=["POST"])
+    @has_access
+    def approve(self, pk):
+        return self._decide(pk, True)
+
+    @expose("/<int:pk>/reject", methods=["POST"])
+    @has_access
+    def reject(self, pk):
+        return self._decide(pk, False)
+
+
+class ComplaintView(BaseModelView):
+    class_permission_name = p.COMPLAINT
+    datamodel = scoped(Complaint)
+    list_title = _l("Complaints")
+    show_template = "complaints/complaint_show.html"
+    list_columns = ["number", "customer_name", "outlet", "severity", "status", "received_at",
+                    "resolution_due_at", "response_breached", "resolution_breached"]
+    show_columns = ["number", "customer_name", "customer_phone", "channel", "outlet", "service_order", "engineer",
+                    "severity", "description", "owner", "status", "received_at", "first_response_at",
+                    "response_due_at", "resolution_due_at", "verification_due_at", "response_breached",
+                    "resolution_breached", "paused", "resolved_at", "resolution", "closed_at",
+                    "customer_satisfied"]
+    add_columns = ["customer_name", "customer_phone", "channel", "outlet", "service_order", "engineer", "severity",
+                   "description"]
+    edit_columns = ["customer_name", "customer_phone", "channel", "service_order", "engineer", "severity",
+                    "description"]
+    search_columns = ["number", "customer_name", "customer_phone", "outlet", "status", "severity",
+                      "response_breached", "resolution_breached", "received_at"]
+    base_order = ("received_at", "desc")
+    enum_columns = {"status": COMPLAINT_STATUS, "severity": SEVERITY, "channel": CHANNEL}
+    singular = _l("complaint")
+    related_depends = {"engineer": {"outlet": "outlet_id"}, "service_order": {"outlet": "outlet_id"}}
+    quick_filters = [
+        (_l("Open"), {"_flt_0_status": "new"}),
+        (_l("Response breached"), {"_flt_0_response_breached": "y"}),
+        (_l("Resolution breached"), {"_flt_0_resolution_breached": "y"}),
+    ]
+
+    def show_extras(self, item):
+        return {"timeline": services.timeline(item), "EVENT_KIND": EVENT_KIND}
+    label_columns = {
+        "number": _l("Complaint no."), "customer_name": _l("Customer"), "customer_phone": _l("Customer phone"),
+        "channel": _l("Channel"), "outlet": _l("Outlet"), "service_order": _l("Service order"),
+        "engineer": _l("Engineer"), "severity": _l("Severity"), "description": _l("Description"),
+        "owner": _l("First-contact owner"), "status": _l("Status"), "received_at": _l("Received at"),
+        "first_response_at": _l("First response at"), "response_due_at": _l("First response due"),
+        "resolution_due_at": _l("Resolution due"), "verification_due_at": _l("Initial verification due"),
+        "response_breached": _l("Response breached"), "resolution_breached": _l("Resolution breached"),
+        "paused": _l("Paused"), "resolved_at": _l("Resolved at"), "resolution": _l("Resolution"),
+        "closed_at": _l("Closed at"), "customer_satisfied": _l("Customer satisfied"),
+    }
+
+
+class EscalationView(BaseModelView):
+    class_permission_name = p.ESCALATION
+    datamodel = scoped(Escalation)
+    list_title = _l("Escalations")
+    base_permissions = ["can_list", "can_show"]
+    list_columns = ["complaint", "level", "reason", "remedy", "compensation_amount", "status", "requested_at",
+                    "decided_at"]
+    show_columns = ["complaint", "level", "reason", "remedy", "compensation_amount", "request_comment",
+                    "requested_by", "requested_at", "status", "decided_by", "decided_at", "comment"]
+    search_columns = ["complaint", "level", "status", "reason"]
+    base_order = ("requested_at", "desc")
+    enum_columns = {"reason": ESCALATION_REASON, "remedy": REMEDY, "status": ESCALATION_STATUS}
+    singular = _l("escalation")
+    label_columns = {
+        "complaint": _l("Complaint"), "level": _l("Level"), "reason": _l("Reason"), "remedy": _l("Remedy"),
+        "compensation_amount": _l("Compensation (CNY)"), "request_comment": _l("Request comment"),
+        "requested_by": _l("Requested by"), "requested_at": _l("Requested at"), "status": _l("Status"),
+        "decided_by": _l("Decided by"), "decided_at": _l("Decided at"), "comment": _l("Decision comment"),
+    }
+
+
+class EscalationDelegationView(BaseModelView):
+    class_permission_name = p.ESCALATION_DELEGATION
+    datamodel = scoped(EscalationDelegation)
+    list_title = _l("Approval delegations")
+    singular = _l("delegation")
+    list_columns = ["manager", "delegate", "starts_on", "ends_on", "note"]
+    show_columns = list_columns
+    add_columns = ["delegate", "starts_on", "ends_on", "note"]
+    edit_columns = add_columns
+    base_order = ("starts_on", "desc")
+    label_columns = {"manager": _l("Manager"), "delegate": _l("Delegate"), "starts_on": _l("From"),
+                     "ends_on": _l("To (inclusive)"), "note": _l("Note")}
+
+    def pre_add(self, item):
+        services.check_delegation_owner(item, current_app.appbuilder.sm.current_user)
+
+    def pre_update(self, item):
+        services.check_delegation_owner(item, current_app.appbuilder.sm.current_user)
+
+
+class BusinessCalendarView(BaseModelView):
+    class_permission_name = p.BUSINESS_CALENDAR
+    datamodel = scoped(BusinessCalendar)
+    list_title = _l("Business calendars")
+    singular = _l("business calendar")
+    list_columns = ["name", "region", "monday_hours", "saturday_hours", "sunday_hours"]
+    show_columns = ["name", "region", "monday_hours", "tuesday_hours", "wednesday_hours", "thursday_hours",
+                    "friday_hours", "saturday_hours", "sunday_hours", "makeup_hours"]
+    add_columns = show_columns
+    edit_columns = show_columns
+    label_columns = {
+        "name": _l("Name"), "region": _l("Region (empty: the default calendar)"),
+        "monday_hours": _l("Monday"), "tuesday_hours": _l("Tuesday"), "wednesday_hours": _l("Wednesday"),
+        "thursday_hours": _l("Thursday"), "friday_hours": _l("Friday"), "saturday_hours": _l("Saturday"),
+        "sunday_hours": _l("Sunday"), "makeup_hours": _l("Make-up working day hours"),
+    }
+
+
+class CalendarDayView(BaseModelView):
+    class_permission_name = p.BUSINESS_CALENDAR
+    datamodel = scoped(CalendarDay)
+    list_title = _l("Holidays and make-up working days")
+    list_columns = ["calendar", "day", "kind", "name"]
+    show_columns = list_columns
+    add_columns = list_columns
+    edit_columns = list_columns
+    search_columns = ["calendar", "day", "kind"]
+    base_order = ("day", "asc")
+    enum_columns = {"kind": DAY_KIND}
+    singular = _l("calendar day")
+    label_columns = {"calendar": _l("Calendar"), "day": _l("Date"), "kind": _l("Kind"), "name": _l("Name")}
+

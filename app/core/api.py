@@ -3,20 +3,30 @@
 Translates HTTP to service calls and errors to statuses: every error answers
 ``{"message": ..., "errors": {field: [...]}}`` — 400 malformed JSON, 403/404 scope, 409 state or
 duplicate, 422 validation — and a failed write leaves nothing behind.
+
+The payload contract (``IdSchemaConverter``): fields are the models' column names; a relation is
+the related row's id (``"outlet": 3``), a many-to-many relation a sorted list of ids, both ways;
+enumerations are their lower-case codes; dates ``YYYY-MM-DD``; date-times ISO 8601 in UTC (an
+offset in the input is converted, output carries none); decimals travel as strings. Unknown fields
+are refused (422). Lists: ``page_size`` at most 100; FAB's rison filters on the ``search_columns``
+plus ``in_region`` (region of a scoped row), ``status_now`` (certification) and ``low`` (stock).
 """
 import functools
 import sys
 
-from flask import request
+from flask import current_app, request
 from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_babel import gettext
-from marshmallow import ValidationError
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError, fields, validate
+from marshmallow_sqlalchemy.fields import Related, RelatedList
 from sqlalchemy.exc import IntegrityError
 
-from app.core import services
+from app.core import clock, scope, services
 from app.core.datamodel import ScopedInterface
-from app.core.errors import BadRequest, DomainError, Invalid
+from app.core.errors import BadRequest, DomainError, Forbidden, Invalid
 from app.extensions import db
 
 READ = "read"
@@ -86,13 +96,133 @@ def _marshmallow_errors(messages):
     return {"_schema": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
 
 
+# --- payload schemas: relations by id, enumerations and ranges checked -------------------------
+
+class RelatedById(Related):
+    """A many-to-one relation read and written as the related row's id (``"outlet": 3``).
+
+    Writing looks the id up (422 naming the field when there is no such row, instead of
+    marshmallow-sqlalchemy's habit of inventing a new related row) and refuses (403) a row of a
+    region-scoped model that lies outside the acting user's regions.
+    """
+
+    def _deserialize(self, value, attr=None, data=None, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(gettext("Give the id (a whole number) of a record."))
+        model = self.related_model
+        obj = db.session.get(model, value)
+        if obj is None:
+            raise ValidationError(gettext("There is no record with id %(id)s.", id=value))
+        if not scope.in_scope(obj):
+            raise Forbidden(errors={self.name: [scope.outside_message()]})
+        return obj
+
+
+class RelatedIdList(RelatedList):
+    """A many-to-many relation read and written as a list of ids (``"product_categories": [1, 3]``)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return sorted(item.id for item in value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = super()._deserialize(value, attr, data, **kwargs)
+        seen, unique = set(), []
+        for item in items:
+            if item.id not in seen:
+                seen.add(item.id)
+                unique.append(item)
+        return unique
+
+
+class UtcDateTime(fields.DateTime):
+    """Date-times travel as ISO 8601; stored naive UTC. An offset in the input is converted to UTC;
+    a value without one is taken as UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result is not None and result.tzinfo is not None:
+            result = clock.to_utc(result)
+        return result
+
+
+class IdSchemaConverter(Model2SchemaConverter):
+    """FAB's converter with one rule for relations everywhere (reads and writes): ids.
+
+    FAB 5.3 dumps relations on ``GET`` as nested objects (leaking every column of the related row,
+    users' password hashes included) while ``POST``/``PUT`` take ids. Here a relation is its id (or a
+    sorted id list) in both directions; only explicitly dotted columns (``outlet.name``) nest.
+    Columns declaring ``info={"enum": ...}`` or ``min``/``max`` get the matching validators, so an
+    invalid code or an out-of-range number is a field error of the same 422 as a missing field.
+    """
+
+    def _column2relation(self, datamodel, column, nested=False, parent_schema_name=None):
+        if nested and column.children:
+            return super()._column2relation(datamodel, column, nested=True, parent_schema_name=parent_schema_name)
+        name = column.name
+        target = datamodel.get_related_model(name).__tablename__
+        if datamodel.is_relation_many_to_one(name):
+            nullable = datamodel.is_nullable(name)
+            field = RelatedById(required=not nullable, allow_none=nullable,
+                                metadata={"type": "integer", "description": f"id of a {target} row"})
+        else:
+            required = bool(datamodel.get_info(name).get("required", False))
+            field = RelatedIdList(RelatedById(metadata={"type": "integer"}), required=required,
+                                  metadata={"description": f"ids of {target} rows"})
+        field.unique = False
+        return field
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        sqla_column = datamodel.list_columns.get(column.name)
+        if sqla_column is None or datamodel.is_relation(column.name):
+            return field
+        if type(field) is fields.DateTime:
+            field.__class__ = UtcDateTime
+        info = getattr(sqla_column, "info", None) or {}
+        enum = info.get("enum")
+        if enum is not None:
+            field.validators.append(validate.OneOf(
+                enum.codes, error=_l("Not a valid choice. Choose one of: %(codes)s.", codes="{choices}")))
+        low, high = info.get("min"), info.get("max")
+        if low is not None and high is not None:
+            error = _l("Must be between %(min)s and %(max)s.", min="{min}", max="{max}")
+        elif low is not None:
+            error = _l("Must be at least %(n)s.", n="{min}")
+        else:
+            error = _l("Must be at most %(n)s.", n="{max}")
+        if low is not None or high is not None:
+            field.validators.append(validate.Range(min=low, max=high, error=error))
+        return field
+
+
 class BaseApi(ModelRestApi):
     """A resource at ``/api/v1/<resource_name>/`` with scoped reads and service-backed writes."""
 
     allow_browser_login = True
     method_permission_name = API_METHOD_PERMISSIONS
+    model2schemaconverter = IdSchemaConverter
     max_page_size = 100
     page_size = 25
+
+    # --- metadata ----------------------------------------------------------------------------
+    def _may_write(self):
+        return current_app.appbuilder.sm.has_access(f"can_{WRITE}", self.class_permission_name)
+
+    # ``_info`` lists the add/edit fields with the choices of every relation: only for users who
+    # may write (a reader learns nothing from them, and the choices cost queries).
+    def _get_fields_info(self, cols, model_schema, filter_rel_fields, **kwargs):
+        if not self._may_write():
+            return []
+        return super()._get_fields_info(cols, model_schema, filter_rel_fields, **kwargs)
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        # gettext("") answers the catalogue's header: no description means an empty one.
+        if not self.description_columns.get(field.name):
+            info["description"] = ""
+        return info
 
     # --- errors ----------------------------------------------------------------------------
     def response_400(self, message=None):
@@ -149,8 +279,18 @@ class BaseApi(ModelRestApi):
             **{API_RESULT_RES_KEY: self._dump_one(item, self.add_model_schema), "id": self.datamodel.get_pk_value(item)},
         )
 
+    @staticmethod
+    def _int_pk(pk):
+        try:
+            return int(pk)
+        except (TypeError, ValueError):
+            return None
+
     @handle_domain_errors
     def put_headless(self, pk):
+        pk = self._int_pk(pk)
+        if pk is None:
+            return self.response_404()
         data = json_body()
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
@@ -165,6 +305,9 @@ class BaseApi(ModelRestApi):
 
     @handle_domain_errors
     def delete_headless(self, pk):
+        pk = self._int_pk(pk)
+        if pk is None:
+            return self.response_404()
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()

@@ -7,7 +7,9 @@ It is Flask-AppBuilder's ``SQLAInterface`` with two changes:
 * ``add``/``edit``/``delete`` go through ``core.services`` (entity rules, scope check after the
   flush, one commit, database refusals turned into field errors).
 """
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext
 
 from app.core import scope, services
 
@@ -38,3 +40,20 @@ class ScopedInterface(SQLAInterface):
 
     def delete_all(self, items):
         services.delete_many(items)
+
+
+class FilterInRegion(BaseFilter):
+    """Rows of a region-scoped model that belong to the given region(s), through the same
+    ``region_scope_clause`` the scope uses: ``(col:outlet,opr:in_region,value:3)`` on engineers,
+    service orders, stock, certifications, training records. The acting user's scope still applies."""
+
+    name = lazy_gettext("In region")
+    arg_name = "in_region"
+
+    def apply(self, query, value):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            ids = [int(v) for v in values if v not in (None, "")]
+        except (TypeError, ValueError):
+            ids = []
+        return query.filter(self.model.region_scope_clause(ids))

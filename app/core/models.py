@@ -1,6 +1,10 @@
-from sqlalchemy import Column, Integer, String, Text
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import relationship
 
 from app.core.db import Model, TimestampMixin
+from app.core.enums import Enumeration, _l
+
+DAY_KIND = Enumeration("day_kind", [("holiday", _l("Public holiday")), ("workday", _l("Make-up working day"))])
 
 
 class Setting(TimestampMixin, Model):
@@ -20,3 +24,55 @@ class Setting(TimestampMixin, Model):
 
     def __repr__(self):
         return self.key
+
+
+class BusinessCalendar(TimestampMixin, Model):
+    """Working hours per weekday and the days that differ (public holidays, make-up working days).
+
+    The calendar with no region is the default (mainland China); a region may have its own,
+    whose day rows override the default's on the same date.
+    """
+
+    __tablename__ = "business_calendar"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, unique=True)
+    region_id = Column(Integer, ForeignKey("region.id", ondelete="CASCADE"), nullable=True, unique=True)
+    region = relationship("Region", lazy="joined")
+    # "HH:MM-HH:MM", or empty for a day off
+    monday_hours = Column(String(11), nullable=False, default="09:00-18:00")
+    tuesday_hours = Column(String(11), nullable=False, default="09:00-18:00")
+    wednesday_hours = Column(String(11), nullable=False, default="09:00-18:00")
+    thursday_hours = Column(String(11), nullable=False, default="09:00-18:00")
+    friday_hours = Column(String(11), nullable=False, default="09:00-18:00")
+    saturday_hours = Column(String(11), nullable=False, default="")
+    sunday_hours = Column(String(11), nullable=False, default="")
+    # hours of a make-up working day (调休), usually a Saturday or Sunday
+    makeup_hours = Column(String(11), nullable=False, default="09:00-18:00")
+    days = relationship("CalendarDay", back_populates="calendar", cascade="all, delete-orphan",
+                        order_by="CalendarDay.day")
+
+    @classmethod
+    def region_scope_clause(cls, region_ids):
+        from sqlalchemy import or_
+
+        return or_(cls.region_id.is_(None), cls.region_id.in_(region_ids))
+
+    def __repr__(self):
+        return self.name
+
+
+class CalendarDay(TimestampMixin, Model):
+    __tablename__ = "calendar_day"
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "day"),
+        DAY_KIND.check("kind"),
+    )
+    id = Column(Integer, primary_key=True)
+    calendar_id = Column(Integer, ForeignKey("business_calendar.id", ondelete="CASCADE"), nullable=False)
+    calendar = relationship(BusinessCalendar, back_populates="days")
+    day = Column(Date, nullable=False, index=True)
+    kind = Column(String(10), nullable=False, info={"enum": DAY_KIND})
+    name = Column(String(100), nullable=False, default="")
+
+    def __repr__(self):
+        return f"{self.day} {self.name}"

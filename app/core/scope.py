@@ -95,21 +95,28 @@ def is_scoped(model):
     return getattr(model, "region_scope_clause", None) is not None
 
 
-def ensure_in_scope(item):
-    """After a flush: refuse when ``item`` now sits outside the actor's regions."""
+def in_scope(item):
+    """Whether the acting user may touch ``item`` (always true for unscoped models)."""
     from app.extensions import db
 
     model = type(item)
     clause = clause_for(model)
     if clause is None:
-        return
+        return True
     pk = model.__mapper__.primary_key[0]
-    inside = db.session.query(exists().where(pk == getattr(item, pk.key)).where(clause)).scalar()
-    if not inside:
-        raise Forbidden(errors={"region": [_outside_message()]})
+    value = getattr(item, pk.key)
+    if value is None:
+        return False
+    return bool(db.session.query(exists().where(pk == value).where(clause)).scalar())
 
 
-def _outside_message():
+def ensure_in_scope(item):
+    """After a flush: refuse when ``item`` now sits outside the actor's regions."""
+    if not in_scope(item):
+        raise Forbidden(errors={"region": [outside_message()]})
+
+
+def outside_message():
     from flask_babel import gettext
 
     return gettext("This record belongs to a region outside your scope.")

@@ -53,8 +53,11 @@ def run_validators(item):
 
 
 @contextmanager
-def transaction():
-    """One unit of work: commit on success, roll back and translate errors on failure."""
+def transaction(translate=None):
+    """One unit of work: commit on success, roll back and translate errors on failure.
+
+    ``translate(exc)`` turns a database refusal into a ``DomainError`` (default: ``integrity_error``).
+    """
     session = db.session
     try:
         yield session
@@ -64,7 +67,7 @@ def transaction():
         raise
     except IntegrityError as exc:
         session.rollback()
-        raise integrity_error(exc) from exc
+        raise (translate or integrity_error)(exc) from exc
     except Exception:
         session.rollback()
         raise
@@ -73,15 +76,24 @@ def transaction():
 def save(item):
     """Validate, scope-check and commit one new or changed row."""
     with transaction() as session:
-        run_validators(item)
+        # The rules may query (settings, related rows): nothing half-built is flushed meanwhile.
+        with session.no_autoflush:
+            run_validators(item)
         session.add(item)
         session.flush()
         scope.ensure_in_scope(item)
     return item
 
 
+def in_use_error(exc):
+    """Any database refusal of a delete means other rows still need this one (a restricting
+    foreign key, or a child whose required reference would be cleared)."""
+    log.info("delete refused by the database: %s", getattr(exc, "orig", exc))
+    return Conflict(gettext("This record is still in use by other records."))
+
+
 def delete(item):
-    with transaction() as session:
+    with transaction(in_use_error) as session:
         scope.ensure_in_scope(item)
         for model in type(item).__mro__:
             for fn in _delete_guards.get(model, ()):
@@ -91,7 +103,7 @@ def delete(item):
 
 
 def delete_many(items):
-    with transaction() as session:
+    with transaction(in_use_error) as session:
         for item in items:
             scope.ensure_in_scope(item)
             for model in type(item).__mro__:

@@ -1,9 +1,27 @@
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import lazy_gettext as _l
+
 from app.core.api import BaseApi
-from app.core.datamodel import ScopedInterface
+from app.core.datamodel import FilterInRegion, ScopedInterface
 from app.engineers.models import Certification, CertificationType, Engineer, TrainingRecord
 from app.security import permissions as p
 
 TIMESTAMPS = ["created_at", "updated_at"]
+
+
+class FilterCertificationStatusNow(BaseFilter):
+    """Certificates whose status *today* is the given code (or one of a list), computed by the same
+    rule as the displayed status — correct even before the nightly refresh has stored it:
+    ``(col:status,opr:status_now,value:expiring)``."""
+
+    name = _l("Status today")
+    arg_name = "status_now"
+
+    def apply(self, query, value):
+        from app.engineers.rules import certification_status_sql
+
+        codes = list(value) if isinstance(value, (list, tuple)) else [value]
+        return query.filter(certification_status_sql(self.model).in_([str(c) for c in codes]))
 
 
 class EngineerApi(BaseApi):
@@ -16,6 +34,7 @@ class EngineerApi(BaseApi):
     add_columns = _fields
     edit_columns = _fields
     search_columns = ["employee_no", "name", "outlet", "status", "star_level", "hire_date"]
+    search_filters = {"outlet": [FilterInRegion]}
     order_columns = ["employee_no", "name", "hire_date", "status", "star_level"]
 
 
@@ -42,6 +61,7 @@ class CertificationApi(BaseApi):
     add_columns = _fields
     edit_columns = _fields
     search_columns = ["engineer", "certification_type", "number", "issuer", "expires_on", "revoked", "status"]
+    search_filters = {"engineer": [FilterInRegion], "status": [FilterCertificationStatusNow]}
     order_columns = ["number", "issued_on", "expires_on", "status"]
 
     def derived(self, ids):
@@ -68,4 +88,5 @@ class TrainingRecordApi(BaseApi):
     add_columns = _fields
     edit_columns = _fields
     search_columns = ["engineer", "kind", "taken_on", "passed"]
+    search_filters = {"engineer": [FilterInRegion]}
     order_columns = ["taken_on", "kind", "theory_score", "practical_score"]

@@ -1,94 +1,202 @@
-from flask_babel import lazy_gettext as _l
+from datetime import date
 
-from app.core.views import BaseModelView, enum_field, enum_formatter, scoped
+from flask_babel import gettext, lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+
+from app.core import clock
+from app.core.views import (
+    BaseModelView, FilterDateWithinDays, FilterInRegion, FilterYesNo, badge, days_search, related_search, scoped,
+    yes_no_search,
+)
 from app.engineers.enums import CERTIFICATION_STATUS, ENGINEER_STATUS, TRAINING_KIND
 from app.engineers.models import Certification, CertificationType, Engineer, TrainingRecord
+from app.network.models import Outlet, Region
 from app.security import permissions as p
+
+REGION_LABEL = _l("Region")
+
+
+class FilterEngineerAtOutlet(FilterInRegion):
+    """Rows whose engineer works at the chosen outlet."""
+
+    def apply(self, query, value):
+        from app.core.views import _int_value
+
+        pk = _int_value(value)
+        if pk is None:
+            return query
+        return query.filter(self.model.engineer_id.in_(select(Engineer.id).where(Engineer.outlet_id == pk)))
 
 
 class EngineerView(BaseModelView):
     class_permission_name = p.ENGINEER
     datamodel = scoped(Engineer)
+    singular = _l("engineer")
     list_title = _l("Engineers")
-    list_columns = ["employee_no", "name", "outlet", "status", "star_level", "hire_date"]
-    show_columns = ["employee_no", "name", "phone", "email", "outlet", "hire_date", "status", "star_level"]
+    list_columns = ["employee_no", "name", "outlet", "outlet.region", "status", "star_level", "hire_date"]
+    show_columns = ["employee_no", "name", "phone", "email", "outlet", "outlet.region", "hire_date", "status",
+                    "star_level", "created_at", "updated_at"]
     add_columns = ["employee_no", "name", "phone", "email", "outlet", "hire_date", "status"]
     edit_columns = add_columns
-    search_columns = ["employee_no", "name", "outlet", "status", "star_level", "hire_date"]
+    search_columns = ["employee_no", "name", "phone", "region", "outlet", "status", "star_level", "hire_date"]
+    virtual_search = {"region": related_search(Region, FilterInRegion, REGION_LABEL)}
+    enum_columns = {"status": ENGINEER_STATUS}
     base_order = ("employee_no", "asc")
-    add_form_extra_fields = {"status": enum_field(ENGINEER_STATUS, _l("Status"))}
-    edit_form_extra_fields = add_form_extra_fields
-    formatters_columns = {"status": enum_formatter(ENGINEER_STATUS)}
+    quick_filters = [
+        (_l("On duty"), {"_flt_0_status": "active"}),
+        (_l("Trainees"), {"_flt_0_status": "trainee"}),
+        (_l("Suspended"), {"_flt_0_status": "suspended"}),
+    ]
     label_columns = {
         "employee_no": _l("Employee no."),
         "name": _l("Name"),
         "phone": _l("Phone"),
         "email": _l("Email"),
         "outlet": _l("Outlet"),
+        "outlet.region": REGION_LABEL,
         "hire_date": _l("Hire date"),
         "status": _l("Status"),
         "star_level": _l("Star level"),
+        "created_at": _l("Created at"),
+        "updated_at": _l("Updated at"),
+    }
+    description_columns = {
+        "status": _l("A trainee becomes on duty only after passing onboarding training."),
+        "star_level": _l("Recomputed nightly from the last 90 days of service orders."),
     }
 
 
 class CertificationTypeView(BaseModelView):
     class_permission_name = p.CERTIFICATION_TYPE
     datamodel = scoped(CertificationType)
+    singular = _l("certification type")
     list_title = _l("Certification types")
-    list_columns = ["name", "validity_months"]
-    show_columns = ["name", "validity_months", "product_categories"]
-    add_columns = show_columns
-    edit_columns = show_columns
-    search_columns = ["name"]
+    list_columns = ["name", "validity_months", "product_categories"]
+    show_columns = ["name", "validity_months", "product_categories", "created_at", "updated_at"]
+    add_columns = ["name", "validity_months", "product_categories"]
+    edit_columns = add_columns
+    search_columns = ["name", "product_categories"]
+    plain_related_columns = ("product_categories",)
     base_order = ("name", "asc")
     label_columns = {
         "name": _l("Name"),
         "validity_months": _l("Validity (months)"),
         "product_categories": _l("Required for product categories"),
+        "created_at": _l("Created at"),
+        "updated_at": _l("Updated at"),
     }
+
+
+class FilterExpiresWithin(FilterDateWithinDays):
+    """Not revoked and expiring between today and today + N days."""
+
+    name = _l("Within the next N days")
+    date_column = "expires_on"
+
+    def extra_clause(self):
+        return self.model.revoked.is_(False)
+
+
+class FilterExpired(FilterYesNo):
+    def clause(self):
+        return self.model.expires_on < clock.today()
+
+
+STATUS_STYLE = {"valid": "success", "expiring": "warning", "expired": "danger", "revoked": "default"}
+
+
+def certification_status(value):
+    if not value:
+        return ""
+    return badge(CERTIFICATION_STATUS.label(value), STATUS_STYLE.get(value, "default"))
+
+
+def expiry_formatter(value):
+    """The expiry date with the days left (or since) today."""
+    if not isinstance(value, date):
+        return ""
+    days = (value - clock.today()).days
+    if days < 0:
+        note = gettext("expired %(n)s days ago", n=-days)
+    elif days == 0:
+        note = gettext("expires today")
+    else:
+        note = gettext("%(n)s days left", n=days)
+    return Markup('{} <small class="text-muted">({})</small>').format(value.isoformat(), note)
 
 
 class CertificationView(BaseModelView):
     class_permission_name = p.CERTIFICATION
     datamodel = scoped(Certification)
+    singular = _l("certification")
     list_title = _l("Certifications")
-    list_columns = ["number", "engineer", "certification_type", "expires_on", "status"]
-    show_columns = ["number", "engineer", "certification_type", "issuer", "issued_on", "expires_on", "revoked",
-                    "status"]
+    list_columns = ["number", "engineer", "engineer.outlet", "certification_type", "expires_on", "status"]
+    show_columns = ["number", "engineer", "engineer.outlet", "certification_type", "issuer", "issued_on",
+                    "expires_on", "revoked", "status", "created_at", "updated_at"]
     add_columns = ["engineer", "certification_type", "number", "issuer", "issued_on", "expires_on", "revoked"]
     edit_columns = add_columns
-    search_columns = ["number", "engineer", "certification_type", "expires_on", "status", "revoked"]
+    search_columns = ["number", "engineer", "outlet", "region", "certification_type", "status", "expires_within",
+                      "expired", "expires_on", "revoked"]
+    virtual_search = {
+        "outlet": related_search(Outlet, FilterEngineerAtOutlet, _l("Outlet")),
+        "region": related_search(Region, FilterInRegion, REGION_LABEL),
+        "expires_within": days_search(FilterExpiresWithin, _l("Expires within (days)")),
+        "expired": yes_no_search(FilterExpired, _l("Expired")),
+    }
+    plain_related_columns = ("certification_type",)
+    enum_columns = {"status": CERTIFICATION_STATUS}
     base_order = ("expires_on", "asc")
-    formatters_columns = {"status": enum_formatter(CERTIFICATION_STATUS)}
+    formatters_columns = {"status": certification_status, "expires_on": expiry_formatter}
+    quick_filters = [
+        (_l("Expiring within 30 days"), {"_flt_0_expires_within": 30}),
+        (_l("Expiring within 7 days"), {"_flt_0_expires_within": 7}),
+        (_l("Expired"), {"_flt_0_expired": 1}),
+        (_l("Revoked"), {"_flt_0_status": "revoked"}),
+    ]
     label_columns = {
         "number": _l("Certificate no."),
         "engineer": _l("Engineer"),
+        "engineer.outlet": _l("Outlet"),
         "certification_type": _l("Certification type"),
         "issuer": _l("Issuer"),
         "issued_on": _l("Issued on"),
         "expires_on": _l("Expires on"),
         "revoked": _l("Revoked"),
         "status": _l("Status"),
+        "created_at": _l("Created at"),
+        "updated_at": _l("Updated at"),
+    }
+    description_columns = {
+        "expires_on": _l("The last day the certificate is valid; it must be after the issue date."),
     }
 
 
 class TrainingRecordView(BaseModelView):
     class_permission_name = p.TRAINING_RECORD
     datamodel = scoped(TrainingRecord)
+    singular = _l("training record")
     list_title = _l("Training records")
-    list_columns = ["engineer", "kind", "taken_on", "theory_score", "practical_score", "passed"]
-    show_columns = ["engineer", "kind", "taken_on", "theory_hours", "practical_hours", "mentored_orders",
-                    "theory_score", "practical_score", "passed"]
+    list_columns = ["engineer", "engineer.outlet", "kind", "taken_on", "theory_score", "practical_score", "passed"]
+    show_columns = ["engineer", "engineer.outlet", "kind", "taken_on", "theory_hours", "practical_hours",
+                    "mentored_orders", "theory_score", "practical_score", "passed", "created_at", "updated_at"]
     add_columns = ["engineer", "kind", "taken_on", "theory_hours", "practical_hours", "mentored_orders",
                    "theory_score", "practical_score"]
     edit_columns = add_columns
-    search_columns = ["engineer", "kind", "taken_on", "passed"]
+    search_columns = ["engineer", "outlet", "region", "kind", "taken_on", "passed"]
+    virtual_search = {
+        "outlet": related_search(Outlet, FilterEngineerAtOutlet, _l("Outlet")),
+        "region": related_search(Region, FilterInRegion, REGION_LABEL),
+    }
+    enum_columns = {"kind": TRAINING_KIND}
     base_order = ("taken_on", "desc")
-    add_form_extra_fields = {"kind": enum_field(TRAINING_KIND, _l("Kind"))}
-    edit_form_extra_fields = add_form_extra_fields
-    formatters_columns = {"kind": enum_formatter(TRAINING_KIND)}
+    quick_filters = [
+        (_l("Not passed"), {"_flt_0_passed": 0}),
+        (_l("Onboarding"), {"_flt_0_kind": "onboarding"}),
+    ]
     label_columns = {
         "engineer": _l("Engineer"),
+        "engineer.outlet": _l("Outlet"),
         "kind": _l("Kind"),
         "taken_on": _l("Date"),
         "theory_hours": _l("Theory hours"),
@@ -97,4 +205,9 @@ class TrainingRecordView(BaseModelView):
         "theory_score": _l("Theory score"),
         "practical_score": _l("Practical score"),
         "passed": _l("Passed"),
+        "created_at": _l("Created at"),
+        "updated_at": _l("Updated at"),
+    }
+    description_columns = {
+        "passed": _l("Judged against the training policy in force when the record is saved."),
     }

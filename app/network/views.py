@@ -1,6 +1,10 @@
-from flask_babel import lazy_gettext as _l
+from datetime import timedelta
 
-from app.core.views import BaseModelView, enum_field, enum_formatter, scoped
+from flask_babel import gettext, lazy_gettext as _l
+from markupsafe import Markup
+
+from app.core import clock
+from app.core.views import BaseModelView, FilterDateWithinDays, badge, days_search, scoped, yes_no
 from app.network.enums import OUTLET_STATUS
 from app.network.models import Outlet, ProductCategory, Region
 from app.security import permissions as p
@@ -16,22 +20,27 @@ COMMON_LABELS = {
 class RegionView(BaseModelView):
     class_permission_name = p.REGION
     datamodel = scoped(Region)
+    singular = _l("region")
     list_title = _l("Regions")
-    list_columns = ["code", "name"]
-    show_columns = ["code", "name", "users"]
+    list_columns = ["code", "name", "users"]
+    show_columns = ["code", "name", "users", "created_at", "updated_at"]
     add_columns = ["code", "name", "users"]
     edit_columns = add_columns
     search_columns = ["code", "name"]
     base_order = ("code", "asc")
     label_columns = {**COMMON_LABELS, "users": _l("Assigned users")}
+    description_columns = {
+        "users": _l("Regional managers and service agents who work on this region's records."),
+    }
 
 
 class ProductCategoryView(BaseModelView):
     class_permission_name = p.PRODUCT_CATEGORY
     datamodel = scoped(ProductCategory)
+    singular = _l("product category")
     list_title = _l("Product categories")
     list_columns = ["code", "name"]
-    show_columns = ["code", "name"]
+    show_columns = ["code", "name", "created_at", "updated_at"]
     add_columns = ["code", "name"]
     edit_columns = add_columns
     search_columns = ["code", "name"]
@@ -39,23 +48,58 @@ class ProductCategoryView(BaseModelView):
     label_columns = dict(COMMON_LABELS)
 
 
+class FilterAuditDue(FilterDateWithinDays):
+    """Next audit due within N days from today, overdue ones included."""
+
+    name = _l("Due within N days (overdue included)")
+    date_column = "next_audit_due_on"
+    include_past = True
+
+
+def audit_due_formatter(value):
+    """The next audit date, flagged when overdue or due within 30 days."""
+    if value is None:
+        return ""
+    today = clock.today()
+    if value < today:
+        return Markup("{} {}").format(value.isoformat(), badge(gettext("Overdue"), "danger"))
+    if value <= today + timedelta(days=30):
+        return Markup("{} {}").format(value.isoformat(), badge(gettext("Due soon"), "warning"))
+    return value.isoformat()
+
+
+def _ratio(actual, required, ok):
+    return Markup('<span class="{}">{} / {}</span>').format(
+        "text-success" if ok else "text-danger", actual, required)
+
+
 class OutletView(BaseModelView):
     class_permission_name = p.OUTLET
     datamodel = scoped(Outlet)
+    singular = _l("outlet")
     list_title = _l("Service outlets")
-    list_columns = ["code", "name", "region", "status", "has_fixed_premises", "next_audit_due_on"]
-    list_select_columns = ["id", "code", "name", "region.name", "region.id", "status", "has_fixed_premises",
-                           "next_audit_due_on"]
+    show_template = "pages/outlet_show.html"
+    list_columns = ["code", "name", "region", "status", "has_fixed_premises", "certified_engineers",
+                    "stock_rate", "qualifies", "next_audit_due_on"]
+    computed_columns = ("certified_engineers", "stock_rate", "qualifies")
     show_columns = ["code", "name", "region", "status", "address", "contact", "phone", "email", "licence_no",
-                    "has_fixed_premises", "product_categories", "last_qualified_on", "next_audit_due_on", "notes"]
+                    "has_fixed_premises", "product_categories", "last_qualified_on", "next_audit_due_on", "notes",
+                    "created_at", "updated_at"]
     add_columns = ["code", "name", "region", "status", "address", "contact", "phone", "email", "licence_no",
                    "has_fixed_premises", "product_categories", "notes"]
     edit_columns = add_columns + ["last_qualified_on", "next_audit_due_on"]
-    search_columns = ["code", "name", "region", "status", "has_fixed_premises", "next_audit_due_on"]
+    search_columns = ["code", "name", "region", "status", "has_fixed_premises", "product_categories",
+                      "next_audit_due_on", "audit_due"]
+    virtual_search = {"audit_due": days_search(FilterAuditDue, _l("Next audit due within (days)"))}
+    plain_related_columns = ("product_categories",)
+    enum_columns = {"status": OUTLET_STATUS}
     base_order = ("code", "asc")
-    add_form_extra_fields = {"status": enum_field(OUTLET_STATUS, _l("Status"))}
-    edit_form_extra_fields = add_form_extra_fields
-    formatters_columns = {"status": enum_formatter(OUTLET_STATUS)}
+    formatters_columns = {"next_audit_due_on": audit_due_formatter}
+    quick_filters = [
+        (_l("Audit due within 30 days"), {"_flt_0_audit_due": 30}),
+        (_l("Active"), {"_flt_0_status": "active"}),
+        (_l("Probation"), {"_flt_0_status": "probation"}),
+    ]
     label_columns = {
         **COMMON_LABELS,
         "region": _l("Region"),
@@ -70,4 +114,27 @@ class OutletView(BaseModelView):
         "last_qualified_on": _l("Last qualified on"),
         "next_audit_due_on": _l("Next audit due"),
         "notes": _l("Notes"),
+        "certified_engineers": _l("Certified engineers"),
+        "stock_rate": _l("Common-parts stock rate"),
+        "qualifies": _l("Qualifies"),
     }
+
+    def computed_values(self, items):
+        """Qualification facts for the whole page in one batch (a fixed number of queries)."""
+        from app.qualification import evidence
+
+        facts = evidence.for_outlets([o.id for o in items])
+        result = {}
+        for oid, ev in facts.items():
+            rate = gettext("n/a") if ev.stock_rate is None else f"{ev.stock_rate:.1f}%"
+            result[oid] = {
+                "certified_engineers": _ratio(ev.certified_engineers, ev.required_engineers, ev.meets_engineers),
+                "stock_rate": _ratio(rate, f"{ev.required_stock_rate:.0f}%", ev.meets_stock),
+                "qualifies": yes_no(ev.qualifies),
+            }
+        return result
+
+    def show_extras(self, item):
+        from app.qualification import evidence
+
+        return {"evidence": evidence.for_outlet(item.id)}

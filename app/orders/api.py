@@ -1,5 +1,5 @@
 from app.core.api import BaseApi
-from app.core.datamodel import ScopedInterface
+from app.core.datamodel import FilterInRegion, ScopedInterface
 from app.orders.models import ServiceOrder
 from app.security import permissions as p
 
@@ -19,4 +19,5 @@ class ServiceOrderApi(BaseApi):
     edit_columns = _fields
     search_columns = ["number", "customer_name", "customer_phone", "outlet", "engineer", "product_category",
                       "kind", "status", "created_at", "completed_at"]
+    search_filters = {"outlet": [FilterInRegion]}
     order_columns = ["number", "created_at", "appointment_at", "completed_at", "status"]

@@ -1,9 +1,23 @@
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import lazy_gettext as _l
+
 from app.core.api import BaseApi
-from app.core.datamodel import ScopedInterface
+from app.core.datamodel import FilterInRegion, ScopedInterface
 from app.parts.models import Part, Stock
 from app.security import permissions as p
 
 TIMESTAMPS = ["created_at", "updated_at"]
+
+
+class FilterLowStock(BaseFilter):
+    """``(col:quantity,opr:low,value:!t)``: stock below its safety level (``!f``: at or above it)."""
+
+    name = _l("Low stock")
+    arg_name = "low"
+
+    def apply(self, query, value):
+        low = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "y", "t")
+        return query.filter(Stock.low if low else ~Stock.low)
 
 
 class PartApi(BaseApi):
@@ -29,6 +43,7 @@ class StockApi(BaseApi):
     add_columns = _fields
     edit_columns = _fields
     search_columns = ["outlet", "region", "part", "quantity", "safety_level"]
+    search_filters = {"outlet": [FilterInRegion], "quantity": [FilterLowStock]}
     order_columns = ["quantity", "safety_level"]
 
     def derived(self, ids):

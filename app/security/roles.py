@@ -31,8 +31,11 @@ def _menus(*names):
     return {(p.MENU, n) for n in names}
 
 
-# Every signed-in user: own profile, password, language, the menu API.
+# Every signed-in user: own profile, password, language, the menu API, the API's OpenAPI spec
+# and its Swagger page (both need a login: anonymous requests are refused by ``security.guard``).
 BASE = {
+    ("can_get", "OpenApi"),
+    ("can_show", "SwaggerView"),
     ("can_this_form_get", "UserInfoEditView"),
     ("can_this_form_post", "UserInfoEditView"),
     ("can_userinfo", "UserDBModelView"),
@@ -44,23 +47,29 @@ BASE = {
 
 READ_ALL = (
     BASE
-    | _read(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES)
+    | _read(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES, *p.COMPLAINT_RESOURCES)
     | _menus(p.MENU_NETWORK, p.MENU_ENGINEERS, p.MENU_PARTS, p.MENU_ORDERS, p.MENU_COMPLAINTS)
     | _menus("Regions", "Outlets", "Product categories", "Engineers list", "Certifications",
              "Certification types", "Training records", "Parts list", "Stock levels", "Service orders list",
-             "SLA policies")
+             "SLA policies", "Complaints list", "Escalations", "Approval delegations", "Business calendars",
+             "Calendar days")
 )
+
+# Deciding escalations: who may decide which one (region, level, delegation, not one's own
+# request) is the complaint services' rule; this only opens the desk and the endpoints.
+DECIDERS = {(p.DECIDE, p.ESCALATION)} | _menus("Escalation desk")
 
 ROLES = {
     HQ_ADMIN: (
         READ_ALL
+        | DECIDERS
         | _read(p.SETTING)
         | _write(*p.BUSINESS_RESOURCES)
-        | _delete(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES)
+        | _delete(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES, p.ESCALATION_DELEGATION)
         | _menus(p.MENU_SYSTEM, "Settings")
     ),
-    REGIONAL_MANAGER: READ_ALL,
-    SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER),
+    REGIONAL_MANAGER: READ_ALL | DECIDERS | _write(p.ESCALATION_DELEGATION) | _delete(p.ESCALATION_DELEGATION),
+    SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER, p.COMPLAINT),
     AUDITOR: READ_ALL | _read(p.SETTING) | _menus(p.MENU_SYSTEM, "Settings"),
 }
 

@@ -1,0 +1,517 @@
+"""Complaint lifecycle, escalation decisions and the SLA sweep — the only code that changes them.
+
+Pages, the API and jobs call these functions; each runs in one transaction and raises
+``DomainError``s (409 wrong state, 403 not allowed, 422 invalid) that the web layer renders.
+Emails are written to the ``notification`` outbox in the same transaction and sent by an rq job
+after the commit.
+"""
+import logging
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.complaints import notify, sla
+from app.complaints.models import (
+    Complaint, ComplaintEvent, ComplaintPause, Escalation, EscalationDelegation,
+)
+from app.core import clock, scope, settings
+from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
+from app.core.services import run_validators, transaction, validates_entity
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = ("new", "responded", "in_progress")
+REGIONAL_MANAGER = "Regional Manager"
+HQ_ADMIN = "HQ Admin"
+
+
+def _actor():
+    """The signed-in user acting now, or None for the system (jobs, CLI)."""
+    user = scope._acting_user()
+    return None if user is scope._SYSTEM else user
+
+
+def _name(user):
+    if user is None:
+        return _("System")
+    return f"{user.first_name or ''}{user.last_name or ''}".strip() or user.username
+
+
+def _event(complaint, kind, actor=None, note="", at=None):
+    ev = ComplaintEvent(complaint=complaint, kind=kind, actor_id=actor.id if actor else None,
+                        actor_name=_name(actor) if actor else "system", note=note or "", at=at or clock.now())
+    db.session.add(ev)
+    return ev
+
+
+def _require_state(complaint, allowed, action):
+    if complaint.status not in allowed:
+        from app.complaints.enums import COMPLAINT_STATUS
+
+        raise Conflict(
+            _("Cannot %(action)s a complaint that is %(state)s.", action=action,
+              state=COMPLAINT_STATUS.label(complaint.status)),
+            {"status": [complaint.status]},
+        )
+
+
+def get_complaint(complaint_id, lock=False):
+    """Load a complaint within the actor's region scope (404 outside it)."""
+    query = db.session.query(Complaint).filter(Complaint.id == complaint_id)
+    clause = scope.clause_for(Complaint)
+    if clause is not None:
+        query = query.filter(clause)
+    if lock:
+        query = query.with_for_update(of=Complaint)
+    complaint = query.one_or_none()
+    if complaint is None:
+        raise NotFound()
+    return complaint
+
+
+def delegated_region_ids(user, on=None):
+    """Regions whose managers have named ``user`` their delegate today."""
+    from app.network.models import region_user
+
+    if user is None:
+        return set()
+    on = on or clock.today()
+    managers = select(EscalationDelegation.manager_id).where(
+        EscalationDelegation.delegate_id == user.id, EscalationDelegation.starts_on <= on,
+        EscalationDelegation.ends_on >= on)
+    rows = db.session.execute(select(region_user.c.region_id).where(region_user.c.user_id.in_(managers)))
+    return {r[0] for r in rows}
+
+
+def escalation_scope_clause(user):
+    """Escalations the actor may see: their regions' (the region scope) plus the regions they
+    decide for as an active delegate. ``None`` means no restriction."""
+    from sqlalchemy import or_
+
+    clause = scope.clause_for(Escalation)
+    if clause is None:
+        return None
+    delegated = delegated_region_ids(user)
+    if delegated:
+        clause = or_(clause, Escalation.region_scope_clause(list(delegated)))
+    return clause
+
+
+def get_escalation(escalation_id, lock=False):
+    query = db.session.query(Escalation).filter(Escalation.id == escalation_id)
+    clause = escalation_scope_clause(_actor())
+    if clause is not None:
+        query = query.filter(clause)
+    if lock:
+        query = query.with_for_update(of=Escalation)
+    esc = query.one_or_none()
+    if esc is None:
+        raise NotFound()
+    return esc
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+def next_number(received_at):
+    local = clock.to_local(received_at)
+    prefix = f"TS{local:%Y%m%d}"
+    last = db.session.execute(
+        select(Complaint.number).where(Complaint.number.like(prefix + "%")).order_by(Complaint.number.desc())
+        .limit(1)
+    ).scalar()
+    seq = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return f"{prefix}{seq:04d}"
+
+
+@validates_entity(Complaint)
+def _complaint_rules(item, errors):
+    """Runs on every write of a complaint (page, API, import): owner, number, due times."""
+    if item.received_at is None:
+        item.received_at = clock.now()
+    if item.received_at > clock.now():
+        errors.add("received_at", _("The time received cannot be in the future."))
+    if item.engineer is not None and item.outlet is not None and item.engineer.outlet_id != item.outlet.id:
+        errors.add("engineer", _("The engineer does not work at this outlet."))
+    if item.service_order is not None and item.outlet is not None and item.service_order.outlet_id != item.outlet.id:
+        errors.add("service_order", _("The service order belongs to another outlet."))
+    if errors:
+        return
+    if item.id is None:
+        actor = _actor()
+        if item.owner is None and item.owner_id is None and actor is not None:
+            item.owner = actor
+        if not item.number:
+            item.number = next_number(item.received_at)
+        _event(item, "received", actor, item.description[:200] if item.description else "", at=item.received_at)
+    if item.outlet is not None:
+        sla.recompute(item)
+
+
+def change_severity(complaint_id, severity, actor):
+    with transaction():
+        complaint = get_complaint(complaint_id, lock=True)
+        _require_state(complaint, OPEN_STATES, _("change the severity of"))
+        from app.complaints.enums import SEVERITY
+
+        if severity not in SEVERITY:
+            raise Invalid({"severity": [_("Not a valid choice.")]})
+        old = complaint.severity
+        complaint.severity = severity
+        sla.recompute(complaint)
+        _event(complaint, "severity_changed", actor, f"{old} → {severity}")
+    return complaint
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+def respond(complaint_id, note, actor):
+    if not (note or "").strip():
+        raise Invalid({"note": [_("Write the response given to the customer.")]})
+    with transaction():
+        c = get_complaint(complaint_id, lock=True)
+        _require_state(c, ("new",), _("respond to"))
+        c.status = "responded"
+        c.first_response_at = clock.now()
+        _event(c, "responded", actor, note)
+        sla.recompute(c)
+    return c
+
+
+def pause(complaint_id, reason, actor):
+    if not (reason or "").strip():
+        raise Invalid({"reason": [_("Say what the complaint is waiting for.")]})
+    with transaction():
+        c = get_complaint(complaint_id, lock=True)
+        _require_state(c, ("responded", "in_progress"), _("pause"))
+        if c.paused:
+            raise Conflict(_("The complaint is already paused."), {"paused": [_("Already paused.")]})
+        now = clock.now()
+        c.paused, c.paused_at = True, now
+        db.session.add(ComplaintPause(complaint=c, started_at=now, reason=reason))
+        _event(c, "paused", actor, reason)
+        sla.recompute(c)
+    return c
+
+
+def resume(complaint_id, actor):
+    with transaction():
+        c = get_complaint(complaint_id, lock=True)
+        if not c.paused:
+            raise Conflict(_("The complaint is not paused."), {"paused": [_("Not paused.")]})
+        now = clock.now()
+        for p in c.pauses:
+            if p.ended_at is None:
+                p.ended_at = now
+        c.paused, c.paused_at = False, None
+        db.session.flush()
+        clk = sla.recompute(c)
+        _event(c, "resumed", actor, _("New resolution due time: %(due)s",
+                                      due=clock.to_local(clk.resolution_due).strftime("%Y-%m-%d %H:%M")))
+    return c
+
+
+def resolve(complaint_id, resolution, actor):
+    if not (resolution or "").strip():
+        raise Invalid({"resolution": [_("Describe how the complaint was resolved.")]})
+    with transaction():
+        c = get_complaint(complaint_id, lock=True)
+        _require_state(c, ("responded", "in_progress"), _("resolve"))
+        if c.paused:
+            raise Conflict(_("Resume the complaint before resolving it."), {"paused": [_("Paused.")]})
+        if any(e.status == "pending" for e in c.escalations):
+            raise Conflict(_("An escalation of this complaint is still pending."),
+                           {"status": [_("Escalation pending.")]})
+        c.status, c.resolved_at, c.resolution = "resolved", clock.now(), resolution
+        c.next_check_at = None
+        _event(c, "resolved", actor, resolution)
+    return c
+
+
+def close(complaint_id, customer_satisfied, actor):
+    if not isinstance(customer_satisfied, bool):
+        raise Invalid({"customer_satisfied": [_("Say whether the customer is satisfied (true or false).")]})
+    with transaction():
+        c = get_complaint(complaint_id, lock=True)
+        _require_state(c, ("resolved",), _("close"))
+        c.status, c.closed_at = "closed", clock.now()
+        c.customer_notified, c.customer_satisfied = True, customer_satisfied
+        _event(c, "notified", actor, _("Customer satisfied") if customer_satisfied else _("Customer not satisfied"))
+        _event(c, "closed", actor)
+    return c
+
+
+# --- escalation ---------------------------------------------------------------------------------
+
+def needs_level2(complaint, remedy, amount):
+    threshold = Decimal(settings.get("escalation.level2_compensation_threshold"))
+    if amount is not None and Decimal(amount) > threshold:
+        return True
+    return complaint.severity == "urgent" and remedy in ("refund", "replacement")
+
+
+def _validate_request(reason, remedy, amount):
+    from app.complaints.enums import ESCALATION_REASON, REMEDY
+
+    errors = ErrorCollector()
+    if reason not in ESCALATION_REASON:
+        errors.add("reason", _("Not a valid choice. Choose one of: %(codes)s.", codes=", ".join(ESCALATION_REASON.codes)))
+    if remedy is not None and remedy not in REMEDY:
+        errors.add("remedy", _("Not a valid choice. Choose one of: %(codes)s.", codes=", ".join(REMEDY.codes)))
+    value = None
+    if amount is not None and amount != "":
+        try:
+            value = Decimal(str(amount))
+        except Exception:
+            errors.add("compensation_amount", _("Enter an amount in yuan."))
+        else:
+            if value < 0 or value > Decimal("100000000"):
+                errors.add("compensation_amount", _("Enter an amount between 0 and 100,000,000."))
+    if remedy == "compensation" and value is None and not errors.errors.get("compensation_amount"):
+        errors.add("compensation_amount", _("A compensation remedy needs an amount."))
+    errors.raise_if_any()
+    return value
+
+
+def escalate(complaint_id, reason, remedy, amount, comment, actor):
+    amount = _validate_request(reason, remedy, amount)
+    with transaction():
+        c = get_complaint(complaint_id, lock=True)
+        _require_state(c, OPEN_STATES, _("escalate"))
+        if any(e.status == "pending" for e in c.escalations):
+            raise Conflict(_("An escalation of this complaint is already pending."),
+                           {"complaint": [_("Escalation pending.")]})
+        esc = Escalation(complaint=c, level=1, reason=reason, remedy=remedy, compensation_amount=amount,
+                         request_comment=comment or "", requested_by_id=actor.id if actor else None,
+                         requested_at=clock.now(), status="pending")
+        db.session.add(esc)
+        db.session.flush()
+        _event(c, "escalated", actor, comment or "")
+        notify.new_escalation(esc)
+    notify.dispatch()
+    return esc
+
+
+def _region_manager_ids(region_id):
+    from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
+
+    from app.network.models import region_user
+
+    rows = db.session.execute(
+        select(User.id)
+        .join(region_user, region_user.c.user_id == User.id)
+        .join(assoc_user_role, assoc_user_role.c.user_id == User.id)
+        .join(Role, Role.id == assoc_user_role.c.role_id)
+        .where(region_user.c.region_id == region_id, Role.name == REGIONAL_MANAGER, User.active.is_(True))
+    )
+    return {r[0] for r in rows}
+
+
+def active_delegate_ids(manager_ids, on=None):
+    on = on or clock.today()
+    if not manager_ids:
+        return set()
+    rows = db.session.execute(
+        select(EscalationDelegation.delegate_id).where(
+            EscalationDelegation.manager_id.in_(manager_ids),
+            EscalationDelegation.starts_on <= on,
+            EscalationDelegation.ends_on >= on,
+        )
+    )
+    return {r[0] for r in rows}
+
+
+def level1_decider_ids(complaint):
+    managers = _region_manager_ids(complaint.outlet.region_id)
+    return managers | active_delegate_ids(managers)
+
+
+def _has_role(user, name):
+    return any(r.name == name for r in user.roles)
+
+
+def check_can_decide(esc, user):
+    if user is None:
+        raise Forbidden()
+    if esc.requested_by_id == user.id:
+        raise Forbidden(_("You cannot decide an escalation you requested."),
+                        {"escalation": [_("Requested by you.")]})
+    if esc.level == 1:
+        if user.id not in level1_decider_ids(esc.complaint):
+            raise Forbidden(_("Only a regional manager of this region, or their delegate, decides level 1."))
+    elif not _has_role(user, HQ_ADMIN):
+        raise Forbidden(_("Only an HQ admin decides level 2."))
+
+
+def _decide(escalation_id, actor, approve, comment):
+    if not approve and not (comment or "").strip():
+        raise Invalid({"comment": [_("Give the reason for rejecting.")]})
+    with transaction():
+        esc = get_escalation(escalation_id, lock=True)
+        if esc.status != "pending":
+            from app.complaints.enums import ESCALATION_STATUS
+
+            raise Conflict(_("This escalation was already decided (%(status)s).",
+                             status=ESCALATION_STATUS.label(esc.status)), {"status": [esc.status]})
+        check_can_decide(esc, actor)
+        now = clock.now()
+        # compare-and-set: exactly one decision wins even where FOR UPDATE is not supported
+        won = db.session.execute(
+            update(Escalation)
+            .where(Escalation.id == esc.id, Escalation.status == "pending")
+            .values(status="approved" if approve else "rejected", decided_by_id=actor.id, decided_at=now,
+                    comment=comment or "", updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won != 1:
+            raise Conflict(_("This escalation was already decided by someone else."), {"status": ["decided"]})
+        db.session.refresh(esc)
+        c = esc.complaint
+        if approve:
+            _event(c, "approved", actor, comment or "")
+            if esc.level == 1 and needs_level2(c, esc.remedy, esc.compensation_amount):
+                nxt = Escalation(complaint=c, parent_id=esc.id, level=2, reason=esc.reason, remedy=esc.remedy,
+                                 compensation_amount=esc.compensation_amount,
+                                 request_comment=esc.request_comment, requested_by_id=esc.requested_by_id,
+                                 requested_at=now, status="pending")
+                db.session.add(nxt)
+                db.session.flush()
+                _event(c, "escalated", actor, _("Level 2 approval by HQ needed."))
+                notify.new_escalation(nxt)
+            else:
+                if c.status in ("new", "responded"):
+                    c.status = "in_progress"
+                    if c.first_response_at is None:
+                        c.first_response_at = now
+                sla.recompute(c)
+        else:
+            _event(c, "rejected", actor, comment)
+        notify.decision(esc)
+    notify.dispatch()
+    return esc
+
+
+def approve(escalation_id, comment, actor):
+    return _decide(escalation_id, actor, True, comment)
+
+
+def reject(escalation_id, comment, actor):
+    return _decide(escalation_id, actor, False, comment)
+
+
+@validates_entity(EscalationDelegation)
+def _delegation_rules(item, errors):
+    manager = item.manager
+    if manager is None:
+        return
+    if not _has_role(manager, REGIONAL_MANAGER) or not scope.user_region_ids(manager):
+        errors.add("manager", _("Only a regional manager assigned to a region can delegate."))
+    if item.delegate_id is not None and item.delegate_id == item.manager_id or (
+            item.delegate is not None and item.delegate is manager):
+        errors.add("delegate", _("Choose someone else as delegate."))
+    if item.starts_on and item.ends_on and item.ends_on < item.starts_on:
+        errors.add("ends_on", _("The end date must not be before the start date."))
+
+
+# --- the SLA sweep -------------------------------------------------------------------------------
+
+def sweep(now=None, batch=500):
+    """Mark warnings and breaches that came due and escalate breaches once. Returns counts.
+
+    Reads only complaints whose ``next_check_at`` has passed (an index range), locking them with
+    SKIP LOCKED on PostgreSQL so concurrent sweeps share the work instead of repeating it.
+    """
+    now = now or clock.now()
+    counts = {"checked": 0, "warned": 0, "breached": 0, "escalated": 0}
+    with transaction():
+        query = (db.session.query(Complaint)
+                 .filter(Complaint.next_check_at.isnot(None), Complaint.next_check_at <= now)
+                 .order_by(Complaint.next_check_at).limit(batch))
+        if db.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Complaint)
+        schedules = {}
+        for c in query.all():
+            counts["checked"] += 1
+            region_id = c.outlet.region_id
+            if region_id not in schedules:
+                from app.core import calendar
+
+                schedules[region_id] = calendar.schedule_for_region(region_id)
+            clk = sla.recompute(c, schedules[region_id])
+            newly_breached = False
+            if c.first_response_at is None:
+                if not c.response_warned and now >= clk.response_warn:
+                    c.response_warned = True
+                    counts["warned"] += 1
+                    _event(c, "warning", None, _("First response due at %(due)s",
+                                                  due=clock.to_local(clk.response_due).strftime("%H:%M")))
+                    notify.breach_warning(c, "response", clk.response_due)
+                if not c.response_breached and now >= clk.response_due:
+                    c.response_breached = newly_breached = True
+                    _event(c, "breached", None, _("No first response in time."))
+            if c.status in OPEN_STATES and not c.paused:
+                if not c.resolution_warned and now >= clk.resolution_warn:
+                    c.resolution_warned = True
+                    counts["warned"] += 1
+                    _event(c, "warning", None, _("Resolution due at %(due)s",
+                                                  due=clock.to_local(clk.resolution_due).strftime("%Y-%m-%d %H:%M")))
+                    notify.breach_warning(c, "resolution", clk.resolution_due)
+                if not c.resolution_breached and now >= clk.resolution_due:
+                    c.resolution_breached = newly_breached = True
+                    _event(c, "breached", None, _("Not resolved in time."))
+            if newly_breached:
+                counts["breached"] += 1
+                if _auto_escalate(c, now):
+                    counts["escalated"] += 1
+            c.next_check_at = sla.next_check(c, clk)
+    notify.dispatch()
+    return counts
+
+
+def _auto_escalate(c, now):
+    if c.status not in OPEN_STATES:
+        return False
+    if any(e.level == 1 and e.status in ("pending", "approved") for e in c.escalations):
+        return False
+    exists = db.session.execute(
+        select(Escalation.id).where(Escalation.complaint_id == c.id, Escalation.level == 1,
+                                    Escalation.auto_key == "sla_breach")
+    ).first()
+    if exists:
+        return False
+    esc = Escalation(complaint_id=c.id, level=1, reason="sla_breach", auto_key="sla_breach", requested_at=now,
+                     status="pending", request_comment=_("Escalated automatically after an SLA breach."))
+    try:
+        with db.session.begin_nested():
+            db.session.add(esc)
+            db.session.flush()
+    except IntegrityError:
+        return False
+    db.session.expire(c, ["escalations"])
+    _event(c, "escalated", None, esc.request_comment)
+    notify.new_escalation(esc)
+    return True
+
+
+__all__ = [
+    "respond", "pause", "resume", "resolve", "close", "escalate", "approve", "reject", "sweep",
+    "change_severity", "run_validators",
+]
+
+
+def timeline(complaint):
+    """The complaint's events in the order they happened."""
+    return sorted(complaint.events, key=lambda e: (e.at, e.id or 0))
+
+
+def check_delegation_owner(item, actor):
+    """A manager delegates their own approvals; HQ admins may record a delegation for anyone."""
+    if item.manager is None and item.manager_id is None and actor is not None:
+        item.manager = actor
+    if actor is None or scope.is_unrestricted(actor):
+        return
+    manager_id = item.manager.id if item.manager is not None else item.manager_id
+    if manager_id != actor.id:
+        raise Forbidden(_("You can only delegate your own approvals."), {"manager": [_("Not you.")]})

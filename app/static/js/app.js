@@ -1,0 +1,73 @@
+/*
+ * AJAX related-field boxes (select2 4, shipped with Flask-AppBuilder).
+ *
+ * A <select class="app-ajax-select" data-url="/<view>/related/<column>"> holds only the chosen
+ * record(s); select2 asks the URL for matches as the user types ({q, page} → {results, more}),
+ * one page of rows at a time. data-depends='{"outlet": "outlet"}' sends the value of the form's
+ * #outlet field as ?outlet=… so e.g. only engineers of the chosen outlet are offered.
+ */
+(function ($) {
+    "use strict";
+    var i18n = {};
+    try {
+        i18n = JSON.parse($("#app-i18n").text() || "{}");
+    } catch (e) {
+        i18n = {};
+    }
+
+    function initAjaxSelect(el) {
+        var $el = $(el);
+        if ($el.data("select2") || $el.hasClass("select2-hidden-accessible")) {
+            return;
+        }
+        var depends = $el.data("depends") || {};
+        var form = $el.closest("form");
+        $el.select2({
+            theme: "bootstrap",
+            width: "100%",
+            allowClear: String($el.data("allow-clear")) === "true",
+            placeholder: $el.data("placeholder") || i18n.typeToSearch || "",
+            minimumInputLength: 0,
+            language: {
+                searching: function () { return i18n.searching || "…"; },
+                noResults: function () { return i18n.noResults || "-"; },
+                loadingMore: function () { return i18n.loadingMore || "…"; },
+                errorLoading: function () { return i18n.errorLoading || "!"; }
+            },
+            ajax: {
+                url: $el.data("url"),
+                dataType: "json",
+                delay: 250,
+                data: function (params) {
+                    var query = {q: params.term || "", page: params.page || 1};
+                    $.each(depends, function (param, fieldName) {
+                        var value = form.find("[name='" + fieldName + "']").val();
+                        if (value) {
+                            query[param] = value;
+                        }
+                    });
+                    return query;
+                },
+                processResults: function (data) {
+                    return {results: data.results || [], pagination: {more: !!data.more}};
+                }
+            }
+        });
+    }
+
+    function initAll(root) {
+        $(root || document).find("select.app-ajax-select").each(function () {
+            initAjaxSelect(this);
+        });
+    }
+
+    $(function () {
+        initAll(document);
+        // Filters added on the list's search form arrive as new rows: equip them too.
+        $(document).on("click", "#filter_form a.filter", function () {
+            window.setTimeout(function () { initAll("#filter_form"); }, 0);
+        });
+    });
+
+    window.appInitAjaxSelects = initAll;
+})(jQuery);
