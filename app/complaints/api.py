@@ -161,6 +161,7 @@ class EscalationApi(BaseApi):
     base_order = ("requested_at", "desc")
     include_route_methods = {"get", "get_list", "info", "approve", "reject"}
     method_permission_name = {**API_METHOD_PERMISSIONS, "approve": "decide", "reject": "decide"}
+    base_permissions = ["can_read", "can_decide"]
 
     @classmethod
     def serialize(cls, esc):
@@ -207,6 +208,11 @@ class EscalationDelegationApi(BaseApi):
     add_columns = _fields
     edit_columns = _fields
     order_columns = ["starts_on", "ends_on"]
+
+    def _init_model_schemas(self):
+        super()._init_model_schemas()
+        # a manager delegating their own approvals need not name themselves
+        self.add_model_schema.fields["manager"].required = False
 
     def pre_add(self, item):
         services.check_delegation_owner(item, _actor())

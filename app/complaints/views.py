@@ -66,7 +66,8 @@ class EscalationDeskView(BaseView):
     route_base = "/desk"
     default_view = "index"
     class_permission_name = p.ESCALATION
-    method_permission_name = {"index": "read", "approve": "decide", "reject": "decide"}
+    method_permission_name = {"index": "decide", "approve": "decide", "reject": "decide"}
+    base_permissions = ["can_read", "can_decide"]
 
     @expose("/")
     @has_access
@@ -167,7 +168,9 @@ class EscalationView(BaseModelView):
     class_permission_name = p.ESCALATION
     datamodel = scoped(Escalation)
     list_title = _l("Escalations")
-    base_permissions = ["can_list", "can_show"]
+    # read-only pages; shares the Escalation permissions with the desk and the API
+    base_permissions = ["can_read", "can_decide"]
+    muldelete = None  # no bulk delete: escalations are decided, never deleted
     list_columns = ["complaint", "level", "reason", "remedy", "compensation_amount", "status", "requested_at",
                     "decided_at"]
     show_columns = ["complaint", "level", "reason", "remedy", "compensation_amount", "request_comment",

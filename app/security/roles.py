@@ -64,7 +64,7 @@ ROLES = {
         READ_ALL
         | DECIDERS
         | _read(p.SETTING)
-        | _write(*p.BUSINESS_RESOURCES)
+        | _write(*(r for r in p.BUSINESS_RESOURCES if r != p.ESCALATION))  # escalations are decided
         | _delete(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES, p.ESCALATION_DELEGATION)
         | _menus(p.MENU_SYSTEM, "Settings")
     ),
