@@ -165,3 +165,16 @@ def test_concurrent_decisions_exactly_one_wins(world, cal, api, app):
     db.session.expire_all()
     esc = db.session.get(Escalation, eid)
     assert esc.status in ("approved", "rejected") and esc.decided_by_id is not None
+
+
+def test_severity_change_through_put_recomputes_and_is_on_the_timeline(world, cal, api):
+    agent = api("agent_e")
+    body = _create(agent, world).get_json()
+    cid, due = body["id"], body["result"]["resolution_due_at"]
+    r = agent.put(f"/api/v1/complaint/{cid}", json={"severity": "urgent"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["result"]["resolution_due_at"] < due  # 2 h instead of 24 h from receipt
+    kinds = [e["kind"] for e in agent.get(f"/api/v1/complaint/{cid}/timeline").get_json()["result"]]
+    assert kinds == ["received", "severity_changed"]
+    r = agent.put(f"/api/v1/complaint/{cid}", json={"status": "closed"})
+    assert r.status_code == 422 and "status" in r.get_json()["errors"]

@@ -146,6 +146,12 @@ def _complaint_rules(item, errors):
         if not item.number:
             item.number = next_number(item.received_at)
         _event(item, "received", actor, item.description[:200] if item.description else "", at=item.received_at)
+    else:
+        from sqlalchemy import inspect as sa_inspect
+
+        history = sa_inspect(item).attrs.severity.history
+        if history.deleted and history.added and history.deleted[0] != history.added[0]:
+            _event(item, "severity_changed", _actor(), f"{history.deleted[0]} → {history.added[0]}")
     if item.outlet is not None:
         sla.recompute(item)
 
@@ -161,7 +167,8 @@ def change_severity(complaint_id, severity, actor):
         old = complaint.severity
         complaint.severity = severity
         sla.recompute(complaint)
-        _event(complaint, "severity_changed", actor, f"{old} → {severity}")
+        if old != severity:
+            _event(complaint, "severity_changed", actor, f"{old} → {severity}")
     return complaint
 
 
