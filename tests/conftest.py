@@ -99,8 +99,11 @@ def _clean(app):
     """Each test starts with reference data and users only."""
     with app.app_context():
         yield
+        from app.core import clock
         from app.extensions import db
 
+        leaked, clock._frozen = clock._frozen, None
+        assert leaked is None, "the test left the clock frozen"
         db.session.rollback()
         factories.wipe_business_data()
         db.session.remove()

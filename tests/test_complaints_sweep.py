@@ -128,8 +128,7 @@ def test_concurrent_sweeps_escalate_once(world, cal, app):
         with app.app_context():
             try:
                 barrier.wait()
-                with clock.freeze(_at(30)):
-                    services.sweep()
+                services.sweep(now=_at(30))
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
             finally:

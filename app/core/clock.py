@@ -43,7 +43,10 @@ def to_utc(value):
 
 @contextmanager
 def freeze(moment):
-    """Pin ``now()`` to ``moment`` (a naive UTC datetime, or a date meaning local midnight+9h)."""
+    """Pin ``now()`` to ``moment`` (a naive UTC datetime, or a date meaning 09:00 local time).
+
+    Process-wide and not thread-safe: freeze in the test's own thread, around any threads it starts.
+    """
     global _frozen
     if isinstance(moment, date) and not isinstance(moment, datetime):
         moment = to_utc(datetime(moment.year, moment.month, moment.day, 9, 0))
