@@ -29,9 +29,7 @@ HQ_ADMIN = "HQ Admin"
 
 
 def _actor():
-    """The signed-in user acting now, or None for the system (jobs, CLI)."""
-    user = scope._acting_user()
-    return None if user is scope._SYSTEM else user
+    return scope.acting_user()
 
 
 def _name(user):
@@ -58,18 +56,22 @@ def _require_state(complaint, allowed, action):
         )
 
 
-def get_complaint(complaint_id, lock=False):
-    """Load a complaint within the actor's region scope (404 outside it)."""
-    query = db.session.query(Complaint).filter(Complaint.id == complaint_id)
-    clause = scope.clause_for(Complaint)
+def _load(model, pk, clause, lock):
+    """One row visible under ``clause`` (404 otherwise), row-locked on PostgreSQL when ``lock``."""
+    query = db.session.query(model).filter(model.id == pk)
     if clause is not None:
         query = query.filter(clause)
     if lock:
-        query = query.with_for_update(of=Complaint)
-    complaint = query.one_or_none()
-    if complaint is None:
+        query = query.with_for_update(of=model)
+    row = query.one_or_none()
+    if row is None:
         raise NotFound()
-    return complaint
+    return row
+
+
+def get_complaint(complaint_id, lock=False):
+    """Load a complaint within the actor's region scope (404 outside it)."""
+    return _load(Complaint, complaint_id, scope.clause_for(Complaint), lock)
 
 
 def delegated_region_ids(user, on=None):
@@ -101,16 +103,8 @@ def escalation_scope_clause(user):
 
 
 def get_escalation(escalation_id, lock=False):
-    query = db.session.query(Escalation).filter(Escalation.id == escalation_id)
-    clause = escalation_scope_clause(_actor())
-    if clause is not None:
-        query = query.filter(clause)
-    if lock:
-        query = query.with_for_update(of=Escalation)
-    esc = query.one_or_none()
-    if esc is None:
-        raise NotFound()
-    return esc
+    """Load an escalation the actor may see: their regions' or those they decide as a delegate."""
+    return _load(Escalation, escalation_id, escalation_scope_clause(_actor()), lock)
 
 
 # --- recording ----------------------------------------------------------------------------------

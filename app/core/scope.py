@@ -38,6 +38,12 @@ def _acting_user():
     return user
 
 
+def acting_user():
+    """The signed-in user acting now, or ``None`` for the system (jobs, CLI, seeds)."""
+    user = _acting_user()
+    return None if user is _SYSTEM else user
+
+
 @contextmanager
 def acting_as(user):
     """Run a block with ``user``'s scope (jobs acting for a user); ``None`` means the system."""
