@@ -195,6 +195,8 @@ class Notification(Model):
     subject = Column(String(300), nullable=False)
     body = Column(Text, nullable=False)
     topic = Column(String(50), nullable=False, default="")
+    # a message that must go out once only (e.g. a certificate reminder) carries a unique key
+    dedupe_key = Column(String(150), nullable=True, unique=True)
     complaint_id = Column(Integer, ForeignKey("complaint.id", ondelete="SET NULL"), nullable=True, index=True)
     sent_at = Column(DateTime, nullable=True, index=True)
     attempts = Column(Integer, nullable=False, default=0)

@@ -76,6 +76,8 @@ DEFINITIONS = {
                    _l("Default rectification deadline (days)"), 1, 365),
         Definition("qualification.kpi_window_days", "int", 90,
                    _l("KPI window (days)"), 1, 730),
+        Definition("qualification.evidence_max_mb", "int", 10,
+                   _l("Largest evidence file (MB)"), 1, 15),
         # Certifications
         Definition("certification.expiring_days", "int", 30,
                    _l("A certificate is expiring within this many days"), 0, 365),
@@ -94,6 +96,18 @@ DEFINITIONS = {
                    _l("Passing practical score"), 0, 100),
         Definition("training.refresher_grace_days", "int", 15,
                    _l("Grace period after a quarter without refresher training (days)"), 0, 365),
+        # Star level (engineers.stars): weights of the inputs, in percent, and the score each star needs
+        Definition("star.window_days", "int", 90, _l("Star level: service orders of the last N days"), 7, 730),
+        Definition("star.min_orders", "int", 5,
+                   _l("Star level: fewest completed orders for a rating"), 1, 1000),
+        Definition("star.weight_on_time", "int", 30, _l("Star level: weight of the on-time arrival rate (%)"),
+                   0, 100),
+        Definition("star.weight_first_time_fix", "int", 30,
+                   _l("Star level: weight of the first-time-fix rate (%)"), 0, 100),
+        Definition("star.weight_satisfaction", "int", 40,
+                   _l("Star level: weight of mean satisfaction (%)"), 0, 100),
+        Definition("star.thresholds", "int_list", [60, 70, 80, 90],
+                   _l("Star level: scores needed for 2, 3, 4 and 5 stars"), 0, 100),
         # Complaints and escalation
         Definition("complaint.investigation_working_days", "int", 3,
                    _l("Initial verification within (working days)"), 1, 60),

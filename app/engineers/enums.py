@@ -30,3 +30,12 @@ TRAINING_KIND = Enumeration(
         ("new_product", _l("New product")),
     ],
 )
+
+SUSPENSION_REASON = Enumeration(
+    "suspension_reason",
+    [
+        ("refresher_failed", _l("Failed the quarterly refresher")),
+        ("refresher_overdue", _l("Quarterly refresher overdue")),
+        ("other", _l("Other reason")),
+    ],
+)

@@ -4,7 +4,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from app.core.db import Model, TimestampMixin
-from app.engineers.enums import CERTIFICATION_STATUS, ENGINEER_STATUS, TRAINING_KIND
+from app.engineers.enums import CERTIFICATION_STATUS, ENGINEER_STATUS, SUSPENSION_REASON, TRAINING_KIND
 from app.network.models import Outlet, ProductCategory
 
 certification_type_product_category = Table(
@@ -20,6 +20,7 @@ class Engineer(TimestampMixin, Model):
     __tablename__ = "engineer"
     __table_args__ = (
         ENGINEER_STATUS.check("status"),
+        SUSPENSION_REASON.check("suspension_reason"),
         CheckConstraint("star_level BETWEEN 1 AND 5", name="star_level"),
         Index("ix_engineer_outlet_status", "outlet_id", "status"),
     )
@@ -33,6 +34,15 @@ class Engineer(TimestampMixin, Model):
     hire_date = Column(Date, nullable=False)
     status = Column(String(20), nullable=False, default="trainee", index=True, info={"enum": ENGINEER_STATUS})
     star_level = Column(Integer, nullable=True, info={"min": 1, "max": 5})
+    # why a suspended engineer is off duty: the refresher rule reinstates only its own suspensions
+    suspension_reason = Column(String(30), nullable=True, info={"enum": SUSPENSION_REASON})
+    # the inputs of the nightly star level (engineers.stars), shown beside it
+    star_score = Column(Numeric(5, 1), nullable=True)
+    star_orders = Column(Integer, nullable=True)
+    star_on_time_rate = Column(Numeric(5, 1), nullable=True)
+    star_first_time_fix_rate = Column(Numeric(5, 1), nullable=True)
+    star_satisfaction = Column(Numeric(3, 2), nullable=True)
+    star_computed_on = Column(Date, nullable=True)
 
     @classmethod
     def region_scope_clause(cls, region_ids):

@@ -66,6 +66,9 @@ class Outlet(TimestampMixin, Model):
     status = Column(String(20), nullable=False, default="applying", index=True, info={"enum": OUTLET_STATUS})
     last_qualified_on = Column(Date, nullable=True)
     next_audit_due_on = Column(Date, nullable=True, index=True)
+    # set by the nightly qualification check while the outlet misses a computed criterion
+    flagged_on = Column(Date, nullable=True, index=True)
+    flag_reasons = Column(String(100), nullable=False, default="")
     notes = Column(Text, nullable=True)
 
     @classmethod
