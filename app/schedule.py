@@ -9,8 +9,14 @@ from app import jobs
 SCHEDULE = [
     # (job, cron in UTC, what it does)
     (jobs.refresh_certification_statuses, "5 16 * * *", "00:05 Asia/Shanghai: certification statuses"),
+    (jobs.enforce_refresher_training, "15 16 * * *", "00:15 Asia/Shanghai: quarterly refresher suspensions"),
+    (jobs.recompute_star_levels, "20 16 * * *", "00:20 Asia/Shanghai: engineers' star levels"),
+    (jobs.check_outlet_qualification, "30 16 * * *",
+     "00:30 Asia/Shanghai: flag outlets below a qualification threshold, open special audits"),
+    (jobs.open_annual_audits, "40 16 * * *", "00:40 Asia/Shanghai: open annual audits 30 days before due"),
     (jobs.sla_sweep, "* * * * *", "every minute: complaint SLA warnings, breaches, escalations"),
     (jobs.flush_outbox, "*/5 * * * *", "every 5 minutes: re-queue emails left unsent"),
+    (jobs.send_certificate_reminders, "30 0 * * *", "08:30 Asia/Shanghai: certificate expiry reminders"),
 ]
 
 for func, spec, _purpose in SCHEDULE:

@@ -11,6 +11,10 @@
   certificates (some expiring within 30 days, some expired, a few revoked) and training records,
   the outlet's forward-warehouse stock and about 20 service orders over the last 120 days.
 
+After the network, demo complaints (``seeds.demo_complaints``) and qualification work
+(``seeds.demo_qualification``: the nightly jobs' special and annual audits, one audit waiting for
+approval, one approved conditional outcome with its follow-up audit).
+
 Every unit has the same mix (``PROFILES``): 34 healthy active outlets, 6 active ones that fail
 qualification on purpose (fewer than 3 certified engineers, common-parts stock rate below 90 %,
 both, or no fixed premises), 4 on probation, 2 applying, 2 suspended and 2 terminated; some annual
@@ -76,8 +80,12 @@ def load(scale=1, log=print):
     from seeds import demo_complaints
 
     complaints = demo_complaints.load(log=log)
+    from seeds import demo_qualification
+
+    audits = demo_qualification.load(log=log)
     summary = {"users_added": users_added, "units_added": added, "units_skipped": skipped,
-               "outlets_added": added * data.OUTLETS_PER_UNIT, "complaints_added": complaints}
+               "outlets_added": added * data.OUTLETS_PER_UNIT, "complaints_added": complaints,
+               "audits_opened": audits["special"] + audits["annual"]}
     log(f"demo data loaded (scale {scale}): {added} unit(s) of {data.OUTLETS_PER_UNIT} outlets added, "
         f"{skipped} already present, {users_added} user(s) added")
     return summary

@@ -33,6 +33,23 @@ SLA_DEFAULTS = [
 ]
 
 
+# The default audit checklist (code, label, kind, metric, required, evidence required, position, guidance).
+AUDIT_TEMPLATE = [
+    ("fixed_premises", "固定经营场所", "onsite", "has_fixed_premises", True, True, 10,
+     "现场核实网点有固定经营场所（营业执照地址一致、门店可正常营业），拍摄门头照片或填写核查说明。"),
+    ("signage", "门头及服务标识规范", "onsite", None, False, False, 20, "门头、服务价目表、服务承诺按品牌规范张贴。"),
+    ("tools", "维修工具与检测设备齐全", "onsite", None, False, False, 30, "真空泵、压力表、检漏仪等按品类配置且在检定有效期内。"),
+    ("certified_engineers", "持证工程师人数", "computed", "certified_engineers", True, False, 40,
+     "在岗且持有效证书的工程师人数，系统按实时数据计算。"),
+    ("stock_rate", "常用配件库存率", "computed", "stock_rate", True, False, 50,
+     "网点前置仓常用配件达到安全库存的比例，系统按实时数据计算。"),
+    ("on_time_rate", "上门准时率", "kpi", "on_time_rate", False, False, 60, ""),
+    ("first_time_fix_rate", "一次修复率", "kpi", "first_time_fix_rate", False, False, 70, ""),
+    ("mean_satisfaction", "平均满意度", "kpi", "mean_satisfaction", False, False, 80, ""),
+    ("complaint_rate", "投诉率", "kpi", "complaint_rate", False, False, 90, ""),
+]
+
+
 def load(log=print):
     from app.security import roles
 
@@ -55,6 +72,7 @@ def load(log=print):
         if key not in existing_settings:
             db.session.add(Setting(key=key, value=definition.render(definition.default)))
     load_default_calendar()
+    load_audit_template()
     existing_sla = {s for (s,) in db.session.query(SlaPolicy.severity)}
     for severity, minutes, hours, business, description in SLA_DEFAULTS:
         if severity not in existing_sla:
@@ -86,3 +104,15 @@ def load_default_calendar(years=None):
             db.session.add(CalendarDay(calendar_id=cal.id, day=day, kind=kind, name=name[:100]))
             known.add(day)
     return cal
+
+
+def load_audit_template():
+    """The default checklist items whose code is missing (edited items are kept as they are)."""
+    from app.qualification.models import AuditTemplateItem
+
+    existing = {c for (c,) in db.session.query(AuditTemplateItem.code)}
+    for code, label, kind, metric, required, evidence, position, guidance in AUDIT_TEMPLATE:
+        if code not in existing:
+            db.session.add(AuditTemplateItem(code=code, label=label, kind=kind, metric=metric, required=required,
+                                             evidence_required=evidence, position=position, active=True,
+                                             guidance=guidance))

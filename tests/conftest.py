@@ -19,6 +19,7 @@ PASSWORD = "Passw0rd!"
 USERS = {
     # username: (roles, region codes)
     "hq": (["HQ Admin"], []),
+    "hq2": (["HQ Admin"], []),
     "manager_e": (["Regional Manager"], ["E"]),
     "manager_w": (["Regional Manager"], ["W"]),
     "agent_e": (["Service Agent"], ["E"]),

@@ -8,7 +8,7 @@ from app.core import clock
 from app.extensions import db
 
 REFERENCE_TABLES = {"setting", "sla_policy", "product_category", "certification_type",
-                    "certification_type_product_category", "alembic_version"}
+                    "certification_type_product_category", "audit_template_item", "alembic_version"}
 
 
 def create_users(app, users, password):
@@ -43,6 +43,12 @@ def wipe_business_data():
     from app.complaints.models import SlaPolicy
     from seeds.reference import SLA_DEFAULTS
 
+    # the audit checklist template back to its defaults
+    from app.qualification.models import AuditTemplateItem
+    from seeds.reference import load_audit_template
+
+    db.session.query(AuditTemplateItem).delete()
+    load_audit_template()
     defaults = {sev: (m, h, b) for sev, m, h, b, _d in SLA_DEFAULTS}
     for policy in db.session.query(SlaPolicy):
         if policy.severity in defaults:
@@ -161,6 +167,10 @@ def build_world():
     w.engineer_w = engineer(w.outlet_w, employee_no="W1001")
     w.cert_e = certification(w.engineer_e)
     w.cert_w = certification(w.engineer_w)
+    # air conditioners also need working at height: on-duty engineers hold every certificate
+    # their outlet's categories require, so they can be assigned to its orders
+    w.height_cert_e = certification(w.engineer_e, ctype=cert_type("高处作业证"))
+    w.height_cert_w = certification(w.engineer_w, ctype=cert_type("高处作业证"))
     w.training_e = None
     w.part = part(sku="AC-COMP-01")
     w.stock_e = stock(w.part, outlet=w.outlet_e)

@@ -56,7 +56,7 @@ def rows(w):
         "region": ({w.east.id}, {w.west.id}),
         "outlet": ({w.outlet_e.id}, {w.outlet_w.id}),
         "engineer": ({w.engineer_e.id}, {w.engineer_w.id}),
-        "certification": ({w.cert_e.id}, {w.cert_w.id}),
+        "certification": ({w.cert_e.id, w.height_cert_e.id}, {w.cert_w.id, w.height_cert_w.id}),
         "training_record": ({w.training_e.id}, {w.training_w.id}),
         "stock": ({w.stock_e.id, w.central_e.id}, {w.stock_w.id, w.central_w.id}),
         "service_order": ({w.order_e.id}, {w.order_w.id}),

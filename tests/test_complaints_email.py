@@ -1,4 +1,4 @@
-"""Complaint emails, end to end: outbox row → rq job on a real worker → SMTP sink on loopback."""
+"""Complaint emails, end to end: outbox row (core.outbox) → rq job on a real worker → SMTP sink on loopback."""
 import email
 import os
 import socket
@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.complaints import services
-from app.complaints.models import Notification
-from app.core import clock, queue
+from app.core import clock, outbox, queue
+from app.core.models import Notification
 from app.extensions import db
 from seeds.reference import load_default_calendar
 from tests import factories
@@ -122,10 +122,8 @@ def test_sending_twice_sends_once(world, smtp, app):
         n = Notification(recipients="x@example.com", subject="测试", body="正文", topic="t")
         db.session.add(n)
         db.session.commit()
-        from app.complaints import notify
-
-        assert notify.send(n.id) is True
-        assert notify.send(n.id) is False
+        assert outbox.send(n.id) is True
+        assert outbox.send(n.id) is False
         assert len(sink.messages) == 1
     finally:
         mail_state.server, mail_state.port = old

@@ -5,8 +5,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.complaints import services
-from app.complaints.models import Complaint, ComplaintEvent, Escalation, Notification
+from app.complaints.models import Complaint, ComplaintEvent, Escalation
 from app.core import clock
+from app.core.models import Notification
 from app.extensions import db
 from seeds.reference import load_default_calendar
 from tests import factories

@@ -57,7 +57,8 @@ def test_region_and_outlet_filters(world, login):
     assert _ids(hq, f"/engineerview/list/?_flt_0_region={world.west.id}") == [world.engineer_w.id]
     assert _ids(hq, f"/engineerview/list/?_flt_0_outlet={world.outlet_e.id}") == [world.engineer_e.id]
     assert _ids(hq, f"/engineerview/list/?_flt_1_outlet={world.outlet_e.id}") == [world.engineer_w.id]  # is not
-    assert _ids(hq, f"/certificationview/list/?_flt_0_outlet={world.outlet_w.id}") == [world.cert_w.id]
+    assert _ids(hq, f"/certificationview/list/?_flt_0_outlet={world.outlet_w.id}") == sorted(
+        [world.cert_w.id, world.height_cert_w.id])
     assert _ids(hq, f"/serviceorderview/list/?_flt_0_region={world.east.id}") == [world.order_e.id]
     assert _ids(hq, f"/stockview/list/?_flt_0_any_region={world.east.id}") == sorted(
         [world.stock_e.id, world.central_e.id])

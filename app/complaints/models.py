@@ -184,20 +184,3 @@ class EscalationDelegation(TimestampMixin, Model):
 
         return cls.manager_id.in_(select(region_user.c.user_id).where(region_user.c.region_id.in_(region_ids)))
 
-
-class Notification(Model):
-    """Outbox: an email recorded with the change that causes it, sent by a job after commit."""
-
-    __tablename__ = "notification"
-    id = Column(Integer, primary_key=True)
-    created_at = Column(DateTime, nullable=False, default=clock.now, index=True)
-    recipients = Column(Text, nullable=False)  # comma-separated addresses
-    subject = Column(String(300), nullable=False)
-    body = Column(Text, nullable=False)
-    topic = Column(String(50), nullable=False, default="")
-    # a message that must go out once only (e.g. a certificate reminder) carries a unique key
-    dedupe_key = Column(String(150), nullable=True, unique=True)
-    complaint_id = Column(Integer, ForeignKey("complaint.id", ondelete="SET NULL"), nullable=True, index=True)
-    sent_at = Column(DateTime, nullable=True, index=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    last_error = Column(Text, nullable=True)

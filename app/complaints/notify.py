@@ -1,28 +1,15 @@
-"""Complaint emails, in Chinese: written to the outbox with the change, sent after the commit.
+"""Complaint emails, in Chinese, through the kernel outbox (``core.outbox``).
 
-``new_escalation``/``decision``/``breach_warning`` add ``notification`` rows in the caller's
-transaction; ``dispatch()`` (called after the commit) queues one ``send_notification`` job per
-unsent row. The job is idempotent: a row already sent is skipped. ``flush_outbox`` (periodic)
-re-queues anything left unsent, e.g. when Redis was down at commit time.
+``new_escalation``/``decision``/``breach_warning`` render the message and add a ``notification``
+row in the caller's transaction (``outbox.queue_email``); ``dispatch()`` (called after the commit)
+queues one ``send_notification`` job per row written. The job is idempotent: a row already sent is
+skipped. ``flush_outbox`` (periodic) re-queues anything left unsent, e.g. when Redis was down at
+commit time.
 """
-import logging
-
-from flask import g
 from flask_babel import force_locale, gettext as _
 
-from app.core import clock
+from app.core import clock, outbox
 from app.extensions import db
-
-log = logging.getLogger(__name__)
-
-
-def _emails(user_ids):
-    from flask_appbuilder.security.sqla.models import User
-
-    if not user_ids:
-        return []
-    rows = db.session.query(User.email).filter(User.id.in_(list(user_ids)), User.active.is_(True)).all()
-    return sorted({r[0] for r in rows if r[0]})
 
 
 def _local(moment):
@@ -30,16 +17,8 @@ def _local(moment):
 
 
 def _queue(recipients, subject, body, topic, complaint):
-    from app.complaints.models import Notification
-
-    if not recipients:
-        return None
-    n = Notification(recipients=",".join(recipients), subject=subject, body=body, topic=topic,
-                     complaint_id=complaint.id if complaint is not None else None, created_at=clock.now())
-    db.session.add(n)
-    db.session.flush()
-    g.setdefault("_outbox", []).append(n.id)
-    return n
+    return outbox.queue_email(recipients, subject, body, topic,
+                              complaint_id=complaint.id if complaint is not None else None)
 
 
 def _labels(esc):
@@ -61,9 +40,9 @@ def new_escalation(esc):
     from app.complaints import services
 
     if esc.level == 1:
-        recipients = _emails(services.level1_decider_ids(esc.complaint))
+        recipients = outbox.emails_of(services.level1_decider_ids(esc.complaint))
     else:
-        recipients = _emails(_hq_admin_ids())
+        recipients = outbox.emails_of(_hq_admin_ids())
     with force_locale("zh"):
         d = _labels(esc)
         subject = _("[Complaint escalation] %(number)s needs your approval (level %(level)s)", **d)
@@ -95,7 +74,7 @@ def decision(esc):
             "",
             _("Please tell the customer the result and ask whether they are satisfied."),
         ])
-    return _queue(_emails(ids), subject, body, "escalation_decision", esc.complaint)
+    return _queue(outbox.emails_of(ids), subject, body, "escalation_decision", esc.complaint)
 
 
 def breach_warning(complaint, which, due):
@@ -109,7 +88,7 @@ def breach_warning(complaint, which, due):
             _("Due at: %(due)s", due=_local(due)),
             _("Please handle it now to avoid an SLA breach and an automatic escalation."),
         ])
-    return _queue(_emails({complaint.owner_id} if complaint.owner_id else set()), subject, body,
+    return _queue(outbox.emails_of({complaint.owner_id} if complaint.owner_id else set()), subject, body,
                   f"warning_{which}", complaint)
 
 
@@ -134,38 +113,5 @@ def _hq_admin_ids():
 
 
 def dispatch():
-    """After the commit: queue a send job per notification written in this request/job."""
-    ids = g.pop("_outbox", [])
-    if not ids:
-        return
-    from app.complaints import jobs
-    from app.core import queue
-
-    for nid in ids:
-        try:
-            queue.enqueue(jobs.send_notification, nid)
-        except Exception:  # Redis unavailable: flush_outbox will pick it up
-            log.exception("could not queue notification %s", nid)
-
-
-def send(notification_id):
-    """Send one notification (idempotent)."""
-    from flask_mail import Message
-
-    from app.complaints.models import Notification
-    from app.extensions import mail
-
-    n = db.session.get(Notification, notification_id)
-    if n is None or n.sent_at is not None:
-        return False
-    n.attempts += 1
-    try:
-        mail.send(Message(subject=n.subject, recipients=n.recipients.split(","), body=n.body, charset="utf-8"))
-    except Exception as exc:
-        n.last_error = str(exc)[:1000]
-        db.session.commit()
-        raise
-    n.sent_at = clock.now()
-    n.last_error = None
-    db.session.commit()
-    return True
+    """After the commit: queue the emails written in this request or job (``outbox.dispatch``)."""
+    outbox.dispatch()

@@ -17,8 +17,8 @@ from app.complaints.models import (
     Complaint, ComplaintEvent, ComplaintPause, Escalation, EscalationDelegation,
 )
 from app.core import clock, scope, settings
-from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
-from app.core.services import run_validators, transaction, validates_entity
+from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid
+from app.core.services import load, run_validators, savepoint, transaction, validates_entity
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -56,22 +56,9 @@ def _require_state(complaint, allowed, action):
         )
 
 
-def _load(model, pk, clause, lock):
-    """One row visible under ``clause`` (404 otherwise), row-locked on PostgreSQL when ``lock``."""
-    query = db.session.query(model).filter(model.id == pk)
-    if clause is not None:
-        query = query.filter(clause)
-    if lock:
-        query = query.with_for_update(of=model)
-    row = query.one_or_none()
-    if row is None:
-        raise NotFound()
-    return row
-
-
 def get_complaint(complaint_id, lock=False):
     """Load a complaint within the actor's region scope (404 outside it)."""
-    return _load(Complaint, complaint_id, scope.clause_for(Complaint), lock)
+    return load(Complaint, complaint_id, lock)
 
 
 def delegated_region_ids(user, on=None):
@@ -104,7 +91,7 @@ def escalation_scope_clause(user):
 
 def get_escalation(escalation_id, lock=False):
     """Load an escalation the actor may see: their regions' or those they decide as a delegate."""
-    return _load(Escalation, escalation_id, escalation_scope_clause(_actor()), lock)
+    return load(Escalation, escalation_id, lock, clause=escalation_scope_clause(_actor()))
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -296,18 +283,7 @@ def escalate(complaint_id, reason, remedy, amount, comment, actor):
 
 
 def _region_manager_ids(region_id):
-    from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
-
-    from app.network.models import region_user
-
-    rows = db.session.execute(
-        select(User.id)
-        .join(region_user, region_user.c.user_id == User.id)
-        .join(assoc_user_role, assoc_user_role.c.user_id == User.id)
-        .join(Role, Role.id == assoc_user_role.c.role_id)
-        .where(region_user.c.region_id == region_id, Role.name == REGIONAL_MANAGER, User.active.is_(True))
-    )
-    return {r[0] for r in rows}
+    return {user_id for _region, user_id, _email in scope.region_members([region_id], REGIONAL_MANAGER)}
 
 
 def active_delegate_ids(manager_ids, on=None):
@@ -485,7 +461,7 @@ def _auto_escalate(c, now):
     esc = Escalation(complaint_id=c.id, level=1, reason="sla_breach", auto_key="sla_breach", requested_at=now,
                      status="pending", request_comment=_("Escalated automatically after an SLA breach."))
     try:
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add(esc)
             db.session.flush()
     except IntegrityError:

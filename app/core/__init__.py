@@ -9,6 +9,7 @@ MENU_CATEGORIES = (
     ("MENU_PARTS", _l("Parts"), "fa-cubes"),
     ("MENU_ORDERS", _l("Service orders"), "fa-wrench"),
     ("MENU_COMPLAINTS", _l("Complaints"), "fa-bullhorn"),
+    ("MENU_QUALIFICATION", _l("Qualification"), "fa-check-square-o"),
     ("MENU_SYSTEM", _l("System settings"), "fa-cog"),
 )
 

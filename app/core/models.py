@@ -1,6 +1,7 @@
-from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
+from app.core import clock
 from app.core.db import Model, TimestampMixin
 from app.core.enums import Enumeration, _l
 
@@ -76,3 +77,25 @@ class CalendarDay(TimestampMixin, Model):
 
     def __repr__(self):
         return f"{self.day} {self.name}"
+
+
+class Notification(Model):
+    """Outbox (``core.outbox``): an email recorded with the change that causes it, sent by a job after commit.
+
+    Any domain writes here through ``outbox.queue_email``; ``complaint_id`` is an optional link kept
+    from the complaints domain (by table name only: the kernel imports no domain).
+    """
+
+    __tablename__ = "notification"
+    id = Column(Integer, primary_key=True)
+    created_at = Column(DateTime, nullable=False, default=clock.now, index=True)
+    recipients = Column(Text, nullable=False)  # comma-separated addresses
+    subject = Column(String(300), nullable=False)
+    body = Column(Text, nullable=False)
+    topic = Column(String(50), nullable=False, default="")
+    # a message that must go out once only (e.g. a certificate reminder) carries a unique key
+    dedupe_key = Column(String(150), nullable=True, unique=True)
+    complaint_id = Column(Integer, ForeignKey("complaint.id", ondelete="SET NULL"), nullable=True, index=True)
+    sent_at = Column(DateTime, nullable=True, index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(Text, nullable=True)

@@ -65,6 +65,30 @@ def user_region_ids(user):
     return frozenset(r[0] for r in rows)
 
 
+def region_members(region_ids, role_name):
+    """Active users holding ``role_name`` assigned to any of ``region_ids``, in one query.
+
+    Returns ``(region_id, user_id, email)`` tuples: who an outlet's region "belongs to" (its
+    regional managers, for escalations and certificate reminders).
+    """
+    from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
+
+    from app.extensions import db
+    from app.network.models import region_user
+
+    region_ids = list(region_ids)
+    if not region_ids:
+        return []
+    rows = db.session.execute(
+        select(region_user.c.region_id, User.id, User.email)
+        .join(User, User.id == region_user.c.user_id)
+        .join(assoc_user_role, assoc_user_role.c.user_id == User.id)
+        .join(Role, Role.id == assoc_user_role.c.role_id)
+        .where(region_user.c.region_id.in_(region_ids), Role.name == role_name, User.active.is_(True))
+    )
+    return [tuple(r) for r in rows]
+
+
 def is_unrestricted(user):
     if user is _SYSTEM:
         return True

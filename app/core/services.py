@@ -73,6 +73,42 @@ def transaction(translate=None):
         raise
 
 
+@contextmanager
+def savepoint():
+    """A SAVEPOINT inside the caller's transaction (``session.begin_nested()``), on SQLite too.
+
+    A failure inside rolls back to the savepoint only (e.g. a unique key already taken) and the
+    caller's transaction goes on. pysqlite opens its transaction lazily, at the first INSERT,
+    UPDATE or DELETE: a SAVEPOINT issued before that opens a transaction of its own, which its
+    RELEASE commits, out of the caller's reach. On SQLite the caller's transaction is opened first.
+    """
+    session = db.session
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if not raw.in_transaction:
+            raw.execute("BEGIN")
+    with session.begin_nested() as nested:
+        yield nested
+
+
+def load(model, pk, lock=False, clause=None):
+    """One row of ``model`` the actor may see (404 otherwise), row-locked on PostgreSQL when
+    ``lock``. ``clause`` replaces the region scope (e.g. escalations a delegate may see)."""
+    from app.core.errors import NotFound
+
+    query = db.session.query(model).filter(model.id == pk)
+    clause = scope.clause_for(model) if clause is None else clause
+    if clause is not None:
+        query = query.filter(clause)
+    if lock:
+        query = query.with_for_update(of=model)
+    row = query.one_or_none()
+    if row is None:
+        raise NotFound()
+    return row
+
+
 def save(item):
     """Validate, scope-check and commit one new or changed row."""
     with transaction() as session:

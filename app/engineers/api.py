@@ -1,7 +1,10 @@
+from flask import current_app
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
-from app.core.api import BaseApi
+from app.core.api import API_METHOD_PERMISSIONS, BaseApi, handle_domain_errors, json_body
 from app.core.datamodel import FilterInRegion, ScopedInterface
 from app.engineers.models import Certification, CertificationType, Engineer, TrainingRecord
 from app.security import permissions as p
@@ -29,13 +32,35 @@ class EngineerApi(BaseApi):
     class_permission_name = p.ENGINEER
     datamodel = ScopedInterface(Engineer)
     _fields = ["employee_no", "name", "phone", "email", "outlet", "hire_date", "status", "star_level"]
-    list_columns = ["id"] + _fields
-    show_columns = ["id"] + _fields + TIMESTAMPS
+    # the inputs of the nightly star level (engineers.stars): read-only
+    _star = ["star_score", "star_orders", "star_on_time_rate", "star_first_time_fix_rate",
+             "star_satisfaction", "star_computed_on"]
+    list_columns = ["id"] + _fields + ["suspension_reason"] + _star
+    show_columns = ["id"] + _fields + ["suspension_reason"] + _star + TIMESTAMPS
     add_columns = _fields
     edit_columns = _fields
     search_columns = ["employee_no", "name", "outlet", "status", "star_level", "hire_date"]
     search_filters = {"outlet": [FilterInRegion]}
-    order_columns = ["employee_no", "name", "hire_date", "status", "star_level"]
+    order_columns = ["employee_no", "name", "hire_date", "status", "star_level", "star_score"]
+    method_permission_name = {**API_METHOD_PERMISSIONS, "activate": "write"}
+
+    @expose("/<int:pk>/activate", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("write")
+    @handle_domain_errors
+    def activate(self, pk):
+        """Put a trainee on duty once an onboarding training passed: 409 listing the unmet items
+        (``theory_hours``, ``practical_hours``, ``mentored_orders``, ``theory_score``,
+        ``practical_score`` or ``onboarding``), 409 naming the status of a non-trainee."""
+        from app.engineers import services
+        from app.extensions import db
+
+        json_body()
+        engineer = services.activate(pk, current_app.appbuilder.sm.current_user)
+        db.session.expire_all()
+        fresh = self.datamodel.get(engineer.id)
+        return self.response(200, id=fresh.id, result=self._dump_one(fresh, self.show_model_schema))
 
 
 class CertificationTypeApi(BaseApi):

@@ -1,10 +1,14 @@
-"""Rules applied whenever engineers, certifications or training records are written."""
+"""Rules applied whenever engineers, certifications or training records are written, and the
+engineer lifecycle actions (pages, the API and jobs call these)."""
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 
 from app.core import clock
-from app.core.services import validates_entity
-from app.engineers import rules
-from app.engineers.models import Certification, TrainingRecord
+from app.core.errors import Conflict
+from app.core.services import load, run_validators, transaction, validates_entity
+from app.engineers import lifecycle, rules
+from app.engineers.models import Certification, Engineer, TrainingRecord
+from app.extensions import db
 
 
 @validates_entity(Certification)
@@ -18,3 +22,58 @@ def _certification(item, errors):
 @validates_entity(TrainingRecord)
 def _training(item, errors):
     item.passed = rules.training_passed(item)
+    lifecycle.apply_refresher_to_record(item)
+
+
+def _goes_on_duty_from_trainee(item):
+    """A new engineer saved on duty, or a trainee's status changed to on duty."""
+    if item.status != "active":
+        return False
+    state = inspect(item)
+    if state.transient or state.pending:
+        return True
+    history = state.attrs.status.history
+    if not history.has_changes():
+        return False
+    if history.deleted:
+        return "trainee" in history.deleted
+    # the previous value was not loaded: ask the database
+    stored = db.session.query(Engineer.status).filter(Engineer.id == item.id).scalar()
+    return stored == "trainee"
+
+
+def _require_onboarding(item):
+    unmet = rules.onboarding_unmet(lifecycle.onboarding_records(item.id))
+    if unmet:
+        raise Conflict(_("The trainee has not passed onboarding training yet."), unmet)
+
+
+@validates_entity(Engineer)
+def _engineer(item, errors):
+    if item.status is not None and item.status != "suspended":
+        item.suspension_reason = None
+    if _goes_on_duty_from_trainee(item):
+        _require_onboarding(item)
+
+
+def get_engineer(engineer_id, lock=False):
+    """Load an engineer within the actor's region scope (404 outside it)."""
+    return load(Engineer, engineer_id, lock)
+
+
+def activate(engineer_id, actor=None):
+    """Put a trainee on duty (独立上岗): 409 naming the current status unless a trainee, 409
+    listing the unmet onboarding items unless an onboarding training passed."""
+    from app.engineers.enums import ENGINEER_STATUS
+
+    with transaction() as session:
+        engineer = get_engineer(engineer_id, lock=True)
+        if engineer.status != "trainee":
+            message = _("Only a trainee can be put on duty; this engineer is %(status)s.",
+                        status=ENGINEER_STATUS.label(engineer.status))
+            raise Conflict(message, {"status": [message]})
+        engineer.status = "active"
+        with session.no_autoflush:
+            run_validators(engineer)
+        session.flush()
+    return engineer

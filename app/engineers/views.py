@@ -1,15 +1,18 @@
 from datetime import date
 
+from flask import flash, redirect
+from flask_appbuilder.actions import action as page_action
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app.core import clock
+from app.core import clock, scope
+from app.core.errors import DomainError
 from app.core.views import (
-    BaseModelView, FilterDateWithinDays, FilterInRegion, FilterYesNo, badge, days_search, related_search, scoped,
-    yes_no_search,
+    VIEW_METHOD_PERMISSIONS, WRITE, BaseModelView, FilterDateWithinDays, FilterInRegion, FilterYesNo, badge,
+    days_search, related_search, scoped, yes_no_search,
 )
-from app.engineers.enums import CERTIFICATION_STATUS, ENGINEER_STATUS, TRAINING_KIND
+from app.engineers.enums import CERTIFICATION_STATUS, ENGINEER_STATUS, SUSPENSION_REASON, TRAINING_KIND
 from app.engineers.models import Certification, CertificationType, Engineer, TrainingRecord
 from app.network.models import Outlet, Region
 from app.security import permissions as p
@@ -29,19 +32,33 @@ class FilterEngineerAtOutlet(FilterInRegion):
         return query.filter(self.model.engineer_id.in_(select(Engineer.id).where(Engineer.outlet_id == pk)))
 
 
+def star_formatter(value):
+    if value is None:
+        return gettext("Not rated")
+    return Markup('<span title="{}">{}</span>').format(value, "★" * int(value))
+
+
+def percent_formatter(value):
+    return "" if value is None else f"{value}%"
+
+
 class EngineerView(BaseModelView):
     class_permission_name = p.ENGINEER
     datamodel = scoped(Engineer)
     singular = _l("engineer")
     list_title = _l("Engineers")
+    method_permission_name = {**VIEW_METHOD_PERMISSIONS, "activate": WRITE}
     list_columns = ["employee_no", "name", "outlet", "outlet.region", "status", "star_level", "hire_date"]
     show_columns = ["employee_no", "name", "phone", "email", "outlet", "outlet.region", "hire_date", "status",
-                    "star_level", "created_at", "updated_at"]
+                    "suspension_reason", "star_level", "star_score", "star_orders", "star_on_time_rate",
+                    "star_first_time_fix_rate", "star_satisfaction", "star_computed_on", "created_at", "updated_at"]
     add_columns = ["employee_no", "name", "phone", "email", "outlet", "hire_date", "status"]
     edit_columns = add_columns
     search_columns = ["employee_no", "name", "phone", "region", "outlet", "status", "star_level", "hire_date"]
     virtual_search = {"region": related_search(Region, FilterInRegion, REGION_LABEL)}
-    enum_columns = {"status": ENGINEER_STATUS}
+    enum_columns = {"status": ENGINEER_STATUS, "suspension_reason": SUSPENSION_REASON}
+    formatters_columns = {"star_level": star_formatter, "star_on_time_rate": percent_formatter,
+                          "star_first_time_fix_rate": percent_formatter}
     base_order = ("employee_no", "asc")
     quick_filters = [
         (_l("On duty"), {"_flt_0_status": "active"}),
@@ -58,6 +75,13 @@ class EngineerView(BaseModelView):
         "hire_date": _l("Hire date"),
         "status": _l("Status"),
         "star_level": _l("Star level"),
+        "suspension_reason": _l("Suspension reason"),
+        "star_score": _l("Star score"),
+        "star_orders": _l("Completed orders (star window)"),
+        "star_on_time_rate": _l("On-time arrival rate"),
+        "star_first_time_fix_rate": _l("First-time-fix rate"),
+        "star_satisfaction": _l("Mean satisfaction"),
+        "star_computed_on": _l("Star level computed on"),
         "created_at": _l("Created at"),
         "updated_at": _l("Updated at"),
     }
@@ -65,6 +89,23 @@ class EngineerView(BaseModelView):
         "status": _l("A trainee becomes on duty only after passing onboarding training."),
         "star_level": _l("Recomputed nightly from the last 90 days of service orders."),
     }
+
+    @page_action("activate", _l("Activate"), _l("Put this trainee on duty?"), "fa-check", multiple=False)
+    def activate(self, item):
+        """Put a trainee on duty (the same service as ``POST /api/v1/engineer/<id>/activate``)."""
+        from app.engineers import services
+        from app.extensions import db
+
+        item = item[0] if isinstance(item, list) else item
+        try:
+            engineer = services.activate(item.id, scope.acting_user())
+            flash(gettext("%(name)s is now on duty.", name=str(engineer)), "success")
+        except DomainError as exc:
+            db.session.rollback()
+            details = [str(m) for messages in exc.errors.values() for m in messages if str(m) != str(exc.message)]
+            flash(" ".join([str(exc.message)] + details), "danger")
+        self.update_redirect()
+        return redirect(self.get_redirect())
 
 
 class CertificationTypeView(BaseModelView):

@@ -1,4 +1,7 @@
-from app.core.api import BaseApi
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
+
+from app.core.api import API_METHOD_PERMISSIONS, BaseApi, handle_domain_errors
 from app.core.datamodel import ScopedInterface
 from app.network.models import Outlet, ProductCategory, Region
 from app.security import permissions as p
@@ -38,13 +41,30 @@ class OutletApi(BaseApi):
         "code", "name", "region", "address", "contact", "phone", "email", "licence_no",
         "has_fixed_premises", "product_categories", "status", "last_qualified_on", "next_audit_due_on",
     ]
-    list_columns = ["id"] + _fields
-    show_columns = ["id"] + _fields + ["notes"] + TIMESTAMPS
+    list_columns = ["id"] + _fields + ["flagged_on", "flag_reasons"]
+    show_columns = ["id"] + _fields + ["notes", "flagged_on", "flag_reasons"] + TIMESTAMPS
     add_columns = _fields + ["notes"]
     edit_columns = add_columns
     search_columns = ["code", "name", "region", "status", "has_fixed_premises", "next_audit_due_on",
                       "product_categories"]
     order_columns = ["code", "name", "status", "next_audit_due_on", "last_qualified_on"]
+    method_permission_name = {**API_METHOD_PERMISSIONS, "qualification": "read"}
+
+    @expose("/<int:pk>/qualification", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("read")
+    @handle_domain_errors
+    def qualification(self, pk):
+        """The live qualification evidence: ``{"certified_engineers", "required_engineers",
+        "stock_rate", "required_stock_rate", "has_fixed_premises", "qualifies", "items": [...]}``;
+        the items carry the drill-down (engineers and why they count or not, short common parts)."""
+        from app.qualification import services
+
+        outlet = self.datamodel.get(pk, self._base_filters)
+        if outlet is None:
+            return self.response_404()
+        return self.response(200, result=services.outlet_qualification(outlet), id=pk)
 
     def derived(self, ids):
         from app.qualification import evidence

@@ -1,7 +1,59 @@
 from flask_babel import gettext as _
+from sqlalchemy import and_, exists, select
 
-from app.core.services import validates_entity
+from app.core.services import changed_fields, validates_entity
 from app.orders.models import ServiceOrder
+
+ASSIGNMENT_FIELDS = {"engineer", "engineer_id", "product_category", "product_category_id"}
+
+
+def _assignment_changed(item):
+    """A new order with an engineer, or its engineer or product category changed."""
+    from sqlalchemy import inspect
+
+    state = inspect(item)
+    if state.transient or state.pending:
+        return True
+    return bool(changed_fields(item) & ASSIGNMENT_FIELDS)
+
+
+def missing_certificates(engineer_id, category_id):
+    """Names of the certification types ``category_id`` requires that the engineer holds no
+    certificate of that is valid today (not revoked, not expired), in one query."""
+    from app.engineers.models import Certification, CertificationType, certification_type_product_category as link
+    from app.engineers.rules import certification_valid_clause
+    from app.extensions import db
+
+    held = exists().where(
+        Certification.certification_type_id == CertificationType.id,
+        Certification.engineer_id == engineer_id,
+        certification_valid_clause(Certification),
+    )
+    query = (
+        select(CertificationType.name)
+        .join(link, link.c.certification_type_id == CertificationType.id)
+        .where(and_(link.c.product_category_id == category_id, ~held))
+        .order_by(CertificationType.name)
+    )
+    return list(db.session.scalars(query))
+
+
+def _check_assignment(item, errors):
+    """Only an engineer on duty holding every certificate the product category requires may be
+    assigned to an order."""
+    from app.engineers.enums import ENGINEER_STATUS
+
+    engineer = item.engineer
+    if engineer is None or not _assignment_changed(item):
+        return
+    if engineer.status != "active":
+        errors.add("engineer", _("Only an engineer on duty can be assigned; this engineer is %(status)s.",
+                                 status=ENGINEER_STATUS.label(engineer.status)))
+    category_id = item.product_category.id if item.product_category is not None else item.product_category_id
+    if category_id is None or engineer.id is None:
+        return
+    for name in missing_certificates(engineer.id, category_id):
+        errors.add("engineer", _("Missing a valid certificate: %(type)s", type=name))
 
 
 @validates_entity(ServiceOrder)
@@ -10,6 +62,7 @@ def _service_order(item, errors):
     outlet_id = item.outlet.id if item.outlet is not None else item.outlet_id
     if engineer is not None and outlet_id is not None and engineer.outlet_id != outlet_id:
         errors.add("engineer", _("The engineer does not work at this outlet."))
+    _check_assignment(item, errors)
     if item.arrived_at and item.dispatched_at and item.arrived_at < item.dispatched_at:
         errors.add("arrived_at", _("Arrival cannot be before dispatch."))
     if item.completed_at and item.arrived_at and item.completed_at < item.arrived_at:

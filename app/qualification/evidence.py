@@ -124,3 +124,78 @@ def for_outlets(outlet_ids, today=None):
 
 def for_outlet(outlet_id, today=None):
     return for_outlets([outlet_id], today).get(outlet_id)
+
+
+# --- drill-down: why the numbers are what they are ---------------------------------------------
+
+def engineer_breakdown(outlet_id, today=None):
+    """Every engineer of the outlet (except those who left) with whether they count and why.
+
+    ``reason``: ``certified`` (counts), ``not_on_duty`` (status other than active) or
+    ``no_valid_certificate`` (on duty, but every certificate is expired or revoked, or none).
+    Two queries whatever the outlet's size.
+    """
+    from app.engineers.rules import certification_status
+
+    today = today or clock.today()
+    engineers = db.session.execute(
+        select(Engineer.id, Engineer.employee_no, Engineer.name, Engineer.status)
+        .where(Engineer.outlet_id == outlet_id, Engineer.status != "left")
+        .order_by(Engineer.employee_no)
+    ).all()
+    certs = {}
+    if engineers:
+        from app.engineers.models import CertificationType
+
+        rows = db.session.execute(
+            select(Certification.engineer_id, Certification.number, CertificationType.name,
+                   Certification.expires_on, Certification.revoked)
+            .join(CertificationType, CertificationType.id == Certification.certification_type_id)
+            .where(Certification.engineer_id.in_([e.id for e in engineers]))
+            .order_by(Certification.expires_on.desc())
+        ).all()
+        for r in rows:
+            certs.setdefault(r.engineer_id, []).append({
+                "number": r.number, "type": r.name, "expires_on": r.expires_on.isoformat(),
+                "status": certification_status(r.expires_on, bool(r.revoked), today),
+            })
+    result = []
+    for e in engineers:
+        held = certs.get(e.id, [])
+        valid = [c for c in held if c["status"] in ("valid", "expiring")]
+        if e.status != "active":
+            reason = "not_on_duty"
+        elif not valid:
+            reason = "no_valid_certificate"
+        else:
+            reason = "certified"
+        result.append({"id": e.id, "employee_no": e.employee_no, "name": e.name, "status": e.status,
+                       "counts": reason == "certified", "reason": reason, "certificates": held})
+    return result
+
+
+def parts_breakdown(outlet_id):
+    """The common parts of the categories the outlet serves, with the forward-warehouse stock:
+    ``quantity`` and ``safety_level`` (``None`` and ``missing`` without a stock row: short), the
+    ``shortfall`` below the safety level and ``ok``."""
+    from app.network.models import ProductCategory
+
+    opc = outlet_product_category
+    rows = db.session.execute(
+        select(Part.id, Part.sku, Part.name, ProductCategory.name.label("category"), Stock.quantity,
+               Stock.safety_level)
+        .select_from(opc)
+        .join(Part, and_(Part.product_category_id == opc.c.product_category_id, Part.is_common.is_(True)))
+        .join(ProductCategory, ProductCategory.id == Part.product_category_id)
+        .outerjoin(Stock, and_(Stock.outlet_id == opc.c.outlet_id, Stock.part_id == Part.id))
+        .where(opc.c.outlet_id == outlet_id)
+        .order_by(Part.sku)
+    ).all()
+    result = []
+    for r in rows:
+        missing = r.quantity is None
+        shortfall = None if missing else max(r.safety_level - r.quantity, 0)
+        result.append({"id": r.id, "sku": r.sku, "name": r.name, "category": r.category,
+                       "quantity": r.quantity, "safety_level": r.safety_level, "shortfall": shortfall,
+                       "missing": missing, "ok": not missing and r.quantity >= r.safety_level})
+    return result

@@ -24,7 +24,10 @@ COMPLAINT = "Complaint"
 ESCALATION = "Escalation"
 ESCALATION_DELEGATION = "EscalationDelegation"
 BUSINESS_CALENDAR = "BusinessCalendar"
+QUALIFICATION_AUDIT = "QualificationAudit"
+AUDIT_TEMPLATE = "AuditTemplateItem"
 DECIDE = "can_decide"  # approve or reject an escalation (who may decide which is a service rule)
+APPROVE = "can_approve"  # approve or return a qualification audit (not one's own: a service rule)
 
 REFERENCE_RESOURCES = (REGION, PRODUCT_CATEGORY, CERTIFICATION_TYPE, PART, SLA_POLICY, BUSINESS_CALENDAR)
 NETWORK_RESOURCES = (OUTLET, ENGINEER, CERTIFICATION, TRAINING_RECORD, STOCK, SERVICE_ORDER)
@@ -37,4 +40,5 @@ MENU_ENGINEERS = "Engineers"
 MENU_PARTS = "Parts"
 MENU_ORDERS = "Service orders"
 MENU_COMPLAINTS = "Complaints"
+MENU_QUALIFICATION = "Qualification"
 MENU_SYSTEM = "System settings"

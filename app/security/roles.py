@@ -59,6 +59,15 @@ READ_ALL = (
 # request) is the complaint services' rule; this only opens the desk and the endpoints.
 DECIDERS = {(p.DECIDE, p.ESCALATION)} | _menus("Escalation desk")
 
+# Qualification audits: managers follow their outlets' audits; auditors and HQ admins run them
+# (open, answer, upload evidence, submit); HQ admins approve or return them (not their own — a
+# rule of the qualification services) and edit the checklist template.
+AUDIT_READERS = _read(p.QUALIFICATION_AUDIT) | _menus(p.MENU_QUALIFICATION, "Qualification audits")
+AUDIT_RUNNERS = (AUDIT_READERS | _write(p.QUALIFICATION_AUDIT) | _read(p.AUDIT_TEMPLATE)
+                 | _menus("Audit workbench", "Audit checklist template"))
+AUDIT_APPROVERS = ({(p.APPROVE, p.QUALIFICATION_AUDIT)} | _delete(p.QUALIFICATION_AUDIT)
+                   | _write(p.AUDIT_TEMPLATE) | _delete(p.AUDIT_TEMPLATE) | _menus("Qualification approvals"))
+
 ROLES = {
     HQ_ADMIN: (
         READ_ALL
@@ -67,10 +76,13 @@ ROLES = {
         | _write(*(r for r in p.BUSINESS_RESOURCES if r != p.ESCALATION))  # escalations are decided
         | _delete(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES, p.ESCALATION_DELEGATION)
         | _menus(p.MENU_SYSTEM, "Settings")
+        | AUDIT_RUNNERS
+        | AUDIT_APPROVERS
     ),
-    REGIONAL_MANAGER: READ_ALL | DECIDERS | _write(p.ESCALATION_DELEGATION) | _delete(p.ESCALATION_DELEGATION),
+    REGIONAL_MANAGER: (READ_ALL | DECIDERS | _write(p.ESCALATION_DELEGATION) | _delete(p.ESCALATION_DELEGATION)
+                       | AUDIT_READERS),
     SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER, p.COMPLAINT),
-    AUDITOR: READ_ALL | _read(p.SETTING) | _menus(p.MENU_SYSTEM, "Settings"),
+    AUDITOR: READ_ALL | _read(p.SETTING) | _menus(p.MENU_SYSTEM, "Settings") | AUDIT_RUNNERS,
 }
 
 

@@ -1,0 +1,327 @@
+"""Pages of outlet qualification: the audit workbench (open, answer, upload evidence, submit), the
+approval screen for HQ admins, the list of audits and the checklist template. Every change goes
+through ``qualification.services``."""
+from datetime import date
+
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from sqlalchemy import or_, select
+from wtforms import ValidationError
+
+from app.core import clock, scope, settings
+from app.core.errors import DomainError
+from app.core.views import BaseModelView, FilterInRegion, related_search, scoped
+from app.extensions import db
+from app.network.enums import OUTLET_STATUS
+from app.network.models import Outlet, Region
+from app.qualification import checklist, services
+from app.qualification.enums import (
+    ANSWER, AUDIT_KIND, AUDIT_ORIGIN, AUDIT_OUTCOME, AUDIT_STATUS, FLAG_REASON, ITEM_KIND,
+)
+from app.qualification.models import AuditTemplateItem, QualificationAudit
+from app.security import permissions as p
+
+STATUS_STYLE = {"draft": "default", "submitted": "info", "approved": "success", "returned": "warning"}
+
+
+def _user():
+    return current_app.appbuilder.sm.current_user
+
+
+def _csrf_ok():
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+        return True
+    except ValidationError:
+        flash(_("The form expired; please try again."), "danger")
+        return False
+
+
+def _flash_error(exc):
+    details = " ".join(f"{m}" for msgs in exc.errors.values() for m in msgs if m)
+    flash(f"{exc.message} {details}".strip(), "danger")
+
+
+def _scoped(query, model):
+    clause = scope.clause_for(model)
+    return query if clause is None else query.filter(clause)
+
+
+def _can(permission):
+    return current_app.appbuilder.sm.has_access(permission, p.QUALIFICATION_AUDIT)
+
+
+def _template_globals():
+    from app.engineers.enums import CERTIFICATION_STATUS, ENGINEER_STATUS
+
+    return dict(ENGINEER_STATUS=ENGINEER_STATUS, CERTIFICATION_STATUS=CERTIFICATION_STATUS, AUDIT_KIND=AUDIT_KIND, AUDIT_STATUS=AUDIT_STATUS, AUDIT_OUTCOME=AUDIT_OUTCOME,
+                AUDIT_ORIGIN=AUDIT_ORIGIN, ITEM_KIND=ITEM_KIND, ANSWER=ANSWER, OUTLET_STATUS=OUTLET_STATUS,
+                FLAG_REASON=FLAG_REASON, STATUS_STYLE=STATUS_STYLE, today=clock.today(), csrf_token=generate_csrf,
+                to_local=clock.to_local)
+
+
+class WorkbenchView(BaseView):
+    """The auditor's workbench and the HQ admin's approval screen."""
+
+    route_base = "/workbench"
+    default_view = "index"
+    class_permission_name = p.QUALIFICATION_AUDIT
+    method_permission_name = {
+        "index": "write", "outlets": "write", "open": "write", "audit": "read", "save": "write",
+        "upload": "write", "evidence": "read", "remove_evidence": "write", "submit": "write",
+        "approvals": "approve", "approval": "approve", "approve": "approve", "return_audit": "approve",
+    }
+    base_permissions = [p.READ, p.WRITE, p.APPROVE]
+
+    # --- the workbench -------------------------------------------------------------------------
+    @expose("/")
+    @has_access
+    def index(self):
+        """Open audits of the user's regions, the nearest due first, with their live verdict; and
+        outlets due for review without an open audit."""
+        audits = _scoped(db.session.query(QualificationAudit), QualificationAudit).filter(
+            QualificationAudit.status.in_(services.EDITABLE)).order_by(
+            QualificationAudit.due_on, QualificationAudit.id).limit(200).all()
+        values = checklist.live_values({a.outlet_id for a in audits})
+        verdicts = {}
+        for a in audits:
+            v = values.get(a.outlet_id, {})
+            verdicts[a.id] = {m: v.get(m) for m in ("certified_engineers", "stock_rate")}
+        horizon = clock.today().toordinal() + settings.get("qualification.annual_open_days_before")
+        due = _scoped(db.session.query(Outlet), Outlet).filter(
+            or_(Outlet.status == "applying", Outlet.flagged_on.isnot(None),
+                Outlet.next_audit_due_on <= date.fromordinal(horizon)),
+            Outlet.status != "terminated",
+            ~select(QualificationAudit.id).where(QualificationAudit.outlet_id == Outlet.id,
+                                                 QualificationAudit.is_open.is_(True)).exists(),
+        ).order_by(Outlet.next_audit_due_on.is_(None), Outlet.next_audit_due_on, Outlet.code).limit(50).all()
+        submitted = _scoped(db.session.query(QualificationAudit), QualificationAudit).filter(
+            QualificationAudit.status == "submitted").count()
+        return self.render_template("qualification/workbench.html", audits=audits, verdicts=verdicts,
+                                    due_outlets=due, submitted=submitted, can_approve=_can(p.APPROVE),
+                                    preselect=request.args.get("outlet", type=int), **_template_globals())
+
+    @expose("/outlets")
+    @has_access
+    def outlets(self):
+        """Outlets for the "open an audit" box: ``{results: [{id, text}], more}`` (AJAX, scoped)."""
+        term = (request.args.get("q") or "").strip()[:100]
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        query = _scoped(db.session.query(Outlet), Outlet).filter(Outlet.status != "terminated")
+        if term:
+            query = query.filter(or_(Outlet.code.icontains(term, autoescape=True),
+                                     Outlet.name.icontains(term, autoescape=True)))
+        rows = query.order_by(Outlet.code).offset((page - 1) * 20).limit(21).all()
+        return jsonify(results=[{"id": o.id, "text": f"{o} · {OUTLET_STATUS.label(o.status)}"} for o in rows[:20]],
+                       more=len(rows) > 20)
+
+    @expose("/open", methods=["POST"])
+    @has_access
+    def open(self):
+        if not _csrf_ok():
+            return redirect(url_for("WorkbenchView.index"))
+        try:
+            outlet_id = int(request.form.get("outlet") or 0) or None
+        except ValueError:
+            outlet_id = None
+        if outlet_id is None:
+            flash(_("Choose an outlet."), "danger")
+            return redirect(url_for("WorkbenchView.index"))
+        due_on = None
+        if request.form.get("due_on"):
+            try:
+                due_on = date.fromisoformat(request.form["due_on"])
+            except ValueError:
+                flash(_("Enter a date as YYYY-MM-DD."), "danger")
+                return redirect(url_for("WorkbenchView.index"))
+        try:
+            audit = services.open_audit(outlet_id, request.form.get("kind"), _user(), due_on=due_on)
+        except DomainError as exc:
+            db.session.rollback()
+            _flash_error(exc)
+            return redirect(url_for("WorkbenchView.index"))
+        flash(_("Audit %(number)s opened.", number=audit.number), "success")
+        return redirect(url_for("WorkbenchView.audit", pk=audit.id))
+
+    def _page(self, pk, mode):
+        try:
+            audit = services.get_audit(pk)
+        except DomainError:
+            abort(404)
+        lines = services.rows(audit)
+        editable = mode == "work" and audit.status in services.EDITABLE and _can(p.WRITE)
+        return self.render_template(
+            "qualification/audit.html", audit=audit, lines=lines, facts=services.summary(audit, lines),
+            mode=mode, editable=editable, can_approve=_can(p.APPROVE), user=_user(),
+            default_rectification_days=settings.get("qualification.rectification_days"),
+            max_mb=settings.get("qualification.evidence_max_mb"), **_template_globals())
+
+    @expose("/<int:pk>")
+    @has_access
+    def audit(self, pk):
+        """One audit: every item with the numbers behind it and the drill-down; on-site answers,
+        evidence and submission while it is open for answers."""
+        return self._page(pk, "work")
+
+    def _act(self, pk, action, success, target="WorkbenchView.audit"):
+        if _csrf_ok():
+            try:
+                action()
+                flash(success, "success")
+            except DomainError as exc:
+                db.session.rollback()
+                _flash_error(exc)
+        return redirect(url_for(target, pk=pk))
+
+    @expose("/<int:pk>/save", methods=["POST"])
+    @has_access
+    def save(self, pk):
+        try:
+            audit = services.get_audit(pk)
+        except DomainError:
+            abort(404)
+        answers = [{"code": i.code, "answer": request.form.get(f"answer-{i.code}") or None,
+                    "note": request.form.get(f"note-{i.code}", "")}
+                   for i in audit.items if i.kind == "onsite"]
+        db.session.rollback()
+        return self._act(pk, lambda: services.save_answers(pk, answers, _user()), _("Answers saved."))
+
+    @expose("/<int:pk>/evidence", methods=["POST"])
+    @has_access
+    def upload(self, pk):
+        upload = request.files.get("file")
+        return self._act(pk, lambda: services.add_evidence(
+            pk, request.form.get("item"), upload.filename if upload else "", upload.stream if upload else None,
+            _user()), _("Evidence uploaded."))
+
+    @expose("/<int:pk>/evidence/<int:file_id>")
+    @has_access
+    def evidence(self, pk, file_id):
+        from app.qualification.api import evidence_response
+
+        try:
+            return evidence_response(pk, file_id)
+        except DomainError:
+            abort(404)
+
+    @expose("/<int:pk>/evidence/<int:file_id>/delete", methods=["POST"])
+    @has_access
+    def remove_evidence(self, pk, file_id):
+        return self._act(pk, lambda: services.remove_evidence(pk, file_id, _user()), _("Evidence removed."))
+
+    @expose("/<int:pk>/submit", methods=["POST"])
+    @has_access
+    def submit(self, pk):
+        return self._act(pk, lambda: services.submit(
+            pk, request.form.get("outcome"), request.form.get("comment"), request.form.get("rectification_days"),
+            _user()), _("Audit submitted for approval."))
+
+    # --- the approval screen -------------------------------------------------------------------
+    @expose("/approvals/")
+    @has_access
+    def approvals(self):
+        """Submitted audits waiting for an HQ admin's decision, the oldest first."""
+        audits = _scoped(db.session.query(QualificationAudit), QualificationAudit).filter(
+            QualificationAudit.status == "submitted").order_by(QualificationAudit.submitted_at,
+                                                                QualificationAudit.id).all()
+        return self.render_template("qualification/approvals.html", audits=audits, user=_user(),
+                                    **_template_globals())
+
+    @expose("/approvals/<int:pk>")
+    @has_access
+    def approval(self, pk):
+        return self._page(pk, "approve")
+
+    @expose("/approvals/<int:pk>/approve", methods=["POST"])
+    @has_access
+    def approve(self, pk):
+        return self._act(pk, lambda: services.approve(pk, request.form.get("comment"), _user()),
+                         _("Audit approved; the outcome now applies to the outlet."), "WorkbenchView.approval")
+
+    @expose("/approvals/<int:pk>/return", methods=["POST"])
+    @has_access
+    def return_audit(self, pk):
+        return self._act(pk, lambda: services.return_(pk, request.form.get("comment"), _user()),
+                         _("Audit returned to the auditor."), "WorkbenchView.approval")
+
+
+# --- generated pages ---------------------------------------------------------------------------
+
+def _audit_status(value):
+    from app.core.views import badge
+
+    return badge(AUDIT_STATUS.label(value), STATUS_STYLE.get(value, "default")) if value else ""
+
+
+class QualificationAuditView(BaseModelView):
+    """Every audit, searchable; work on one in the workbench. Only drafts can be deleted."""
+
+    class_permission_name = p.QUALIFICATION_AUDIT
+    datamodel = scoped(QualificationAudit)
+    base_permissions = [p.READ, p.DELETE]
+    singular = _l("qualification audit")
+    list_title = _l("Qualification audits")
+    show_template = "qualification/audit_show.html"
+    list_columns = ["number", "outlet", "outlet.region", "kind", "status", "due_on", "outcome", "auditor",
+                    "decided_at"]
+    show_columns = ["number", "outlet", "kind", "status", "origin", "due_on", "trigger_note", "parent", "opened_by",
+                    "auditor", "outcome", "rectification_days", "rectification_deadline", "submit_comment",
+                    "submitted_at", "decided_by", "decided_at", "decision_comment", "created_at"]
+    search_columns = ["number", "outlet", "region", "kind", "status", "origin", "outcome", "due_on"]
+    virtual_search = {"region": related_search(Region, FilterInRegion, _l("Region"))}
+    enum_columns = {"kind": AUDIT_KIND, "status": AUDIT_STATUS, "origin": AUDIT_ORIGIN, "outcome": AUDIT_OUTCOME}
+    formatters_columns = {"status": _audit_status}
+    base_order = ("due_on", "asc")
+    quick_filters = [
+        (_l("Drafts"), {"_flt_0_status": "draft"}),
+        (_l("Waiting for approval"), {"_flt_0_status": "submitted"}),
+        (_l("Returned"), {"_flt_0_status": "returned"}),
+    ]
+    label_columns = {
+        "number": _l("Audit no."), "outlet": _l("Outlet"), "outlet.region": _l("Region"), "kind": _l("Kind"),
+        "status": _l("Status"), "origin": _l("Opened because"), "due_on": _l("Due on"),
+        "trigger_note": _l("Reason"), "parent": _l("Follow-up of"), "opened_by": _l("Opened by"),
+        "auditor": _l("Auditor"), "outcome": _l("Outcome"), "rectification_days": _l("Rectification days"),
+        "rectification_deadline": _l("Rectification deadline"), "submit_comment": _l("Auditor's comment"),
+        "submitted_at": _l("Submitted at"), "decided_by": _l("Decided by"), "decided_at": _l("Decided at"),
+        "decision_comment": _l("Decision comment"), "created_at": _l("Created at"),
+    }
+
+    def show_extras(self, item):
+        return {"audit": item}
+
+
+class AuditTemplateItemView(BaseModelView):
+    """The checklist every new audit starts from; changes apply to audits opened afterwards."""
+
+    class_permission_name = p.AUDIT_TEMPLATE
+    datamodel = scoped(AuditTemplateItem)
+    singular = _l("checklist item")
+    list_title = _l("Audit checklist template")
+    list_columns = ["position", "code", "label", "kind", "metric", "required", "evidence_required", "active"]
+    show_columns = ["position", "code", "label", "kind", "metric", "required", "evidence_required", "active",
+                    "guidance", "updated_at"]
+    add_columns = ["position", "code", "label", "kind", "metric", "required", "evidence_required", "active",
+                   "guidance"]
+    edit_columns = add_columns
+    search_columns = ["code", "label", "kind", "active"]
+    enum_columns = {"kind": ITEM_KIND}
+    base_order = ("position", "asc")
+    label_columns = {
+        "position": _l("Order"), "code": _l("Code"), "label": _l("Item"), "kind": _l("Kind"),
+        "metric": _l("Metric"), "required": _l("Required to qualify"),
+        "evidence_required": _l("Needs a photo or note"), "active": _l("In use"), "guidance": _l("Guidance"),
+        "updated_at": _l("Updated at"),
+    }
+    description_columns = {
+        "metric": _l("Computed items: certified_engineers, stock_rate. KPIs: on_time_rate, first_time_fix_rate, "
+                     "mean_satisfaction, complaint_rate. On-site items: empty, or has_fixed_premises to confirm "
+                     "the outlet's fixed premises."),
+        "required": _l("Required items decide whether the outlet qualifies; KPIs are informative."),
+    }
