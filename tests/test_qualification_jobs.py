@@ -161,3 +161,13 @@ def test_schedule_declares_the_qualification_jobs(app):
     scheduler.load_config_from_file("app.schedule")
     names = {j.func_name for j in scheduler.get_jobs()}
     assert {"app.qualification.jobs.open_annual_audits", "app.qualification.jobs.check_outlet_qualification"} <= names
+
+
+def test_flagged_outlets_are_one_click_away(east, login):
+    flagged = factories.outlet(east, code="SH404", name="预警网点")
+    qualifying_outlet(east, code="SH200", name="达标网点")
+    jobs.check_outlet_qualification()
+    html = login("hq").get("/outletview/list/?_flt_0_flagged=1").get_data(as_text=True)
+    assert "SH404" in html and "SH200" not in html
+    show = login("hq").get(f"/outletview/show/{flagged.id}").get_data(as_text=True)
+    assert 'data-flag="engineers"' in show and 'data-flag="stock"' in show

@@ -28,8 +28,8 @@ def _audit():
 
 def test_auditor_runs_an_audit_on_the_workbench_and_hq_approves_it(outlet, login):
     auditor = login("auditor")
-    index = auditor.get("/workbench/")
-    assert index.status_code == 200
+    index = auditor.get(f"/workbench/?outlet={outlet.id}").get_data(as_text=True)
+    assert f'<option value="{outlet.id}" selected>SH900 上海静安网点</option>' in index  # from the outlet's page
     resp = auditor.post("/workbench/open", data={"outlet": str(outlet.id), "kind": "annual"})
     assert resp.status_code == 302
     audit = _audit()
@@ -131,3 +131,6 @@ def test_who_sees_what(outlet, login):
     show = manager.get(f"/qualificationauditview/show/{audit.id}").get_data(as_text=True)
     assert 'id="open-in-workbench"' in show
     assert login("hq").get("/audittemplateitemview/list/").status_code == 200
+    outlet_page = manager.get(f"/outletview/show/{outlet.id}").get_data(as_text=True)
+    assert 'id="outlet-audits"' in outlet_page and 'id="outlet-open-audit"' not in outlet_page
+    assert 'id="outlet-open-audit"' in auditor.get(f"/outletview/show/{outlet.id}").get_data(as_text=True)

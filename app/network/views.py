@@ -4,7 +4,9 @@ from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 
 from app.core import clock
-from app.core.views import BaseModelView, FilterDateWithinDays, badge, days_search, scoped, yes_no
+from app.core.views import (
+    BaseModelView, FilterDateWithinDays, FilterYesNo, badge, days_search, scoped, yes_no, yes_no_search,
+)
 from app.network.enums import OUTLET_STATUS
 from app.network.models import Outlet, ProductCategory, Region
 from app.security import permissions as p
@@ -73,6 +75,13 @@ def _ratio(actual, required, ok):
         "text-success" if ok else "text-danger", actual, required)
 
 
+class FilterFlagged(FilterYesNo):
+    """Flagged by the nightly qualification check (below a computed criterion)."""
+
+    def clause(self):
+        return self.model.flagged_on.isnot(None)
+
+
 class OutletView(BaseModelView):
     class_permission_name = p.OUTLET
     datamodel = scoped(Outlet)
@@ -89,8 +98,9 @@ class OutletView(BaseModelView):
                    "has_fixed_premises", "product_categories", "notes"]
     edit_columns = add_columns + ["last_qualified_on", "next_audit_due_on"]
     search_columns = ["code", "name", "region", "status", "has_fixed_premises", "product_categories",
-                      "next_audit_due_on", "audit_due"]
-    virtual_search = {"audit_due": days_search(FilterAuditDue, _l("Next audit due within (days)"))}
+                      "next_audit_due_on", "audit_due", "flagged"]
+    virtual_search = {"audit_due": days_search(FilterAuditDue, _l("Next audit due within (days)")),
+                      "flagged": yes_no_search(FilterFlagged, _l("Below a qualification threshold"))}
     plain_related_columns = ("product_categories",)
     enum_columns = {"status": OUTLET_STATUS}
     base_order = ("code", "asc")
@@ -99,6 +109,7 @@ class OutletView(BaseModelView):
         (_l("Audit due within 30 days"), {"_flt_0_audit_due": 30}),
         (_l("Active"), {"_flt_0_status": "active"}),
         (_l("Probation"), {"_flt_0_status": "probation"}),
+        (_l("Below a qualification threshold"), {"_flt_0_flagged": 1}),
     ]
     label_columns = {
         **COMMON_LABELS,
@@ -137,4 +148,14 @@ class OutletView(BaseModelView):
     def show_extras(self, item):
         from app.qualification import evidence
 
-        return {"evidence": evidence.for_outlet(item.id)}
+        from flask import current_app
+
+        from app.qualification.enums import FLAG_REASON
+
+        sm = current_app.appbuilder.sm
+        # decided here, per request: a template filter with constant arguments would be folded
+        # into the compiled template once, with the first user's rights
+        return {"evidence": evidence.for_outlet(item.id), "flag_reasons": item.flag_reasons,
+                "FLAG_REASON": FLAG_REASON,
+                "can_read_audits": sm.has_access(p.READ, p.QUALIFICATION_AUDIT),
+                "can_run_audits": sm.has_access(p.WRITE, p.QUALIFICATION_AUDIT)}

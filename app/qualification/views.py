@@ -103,9 +103,12 @@ class WorkbenchView(BaseView):
         ).order_by(Outlet.next_audit_due_on.is_(None), Outlet.next_audit_due_on, Outlet.code).limit(50).all()
         submitted = _scoped(db.session.query(QualificationAudit), QualificationAudit).filter(
             QualificationAudit.status == "submitted").count()
+        preselect = request.args.get("outlet", type=int)
+        preselected = (_scoped(db.session.query(Outlet), Outlet).filter(Outlet.id == preselect).one_or_none()
+                       if preselect else None)
         return self.render_template("qualification/workbench.html", audits=audits, verdicts=verdicts,
                                     due_outlets=due, submitted=submitted, can_approve=_can(p.APPROVE),
-                                    preselect=request.args.get("outlet", type=int), **_template_globals())
+                                    preselected=preselected, **_template_globals())
 
     @expose("/outlets")
     @has_access
