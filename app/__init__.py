@@ -17,6 +17,7 @@ DOMAINS = (
     "app.orders",
     "app.complaints",
     "app.qualification",
+    "app.audit_trail",
     "app.security",
 )
 

@@ -1,4 +1,4 @@
-"""Flask commands: ``roles sync``, ``seed``, ``jobs run``."""
+"""Flask commands: ``roles sync``, ``seed``, ``jobs run``, ``audit verify``."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -8,6 +8,7 @@ def register(app):
     app.cli.add_command(roles_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(audit_cli)
 
 
 roles_cli = AppGroup("roles", help="Permissions and roles.")
@@ -70,3 +71,20 @@ def jobs_enqueue(name):
         raise click.BadParameter(f"unknown job {name!r}; known: {', '.join(jobs.__all__)}")
     job = queue.enqueue(func)
     click.echo(job.id)
+
+
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Recompute the audit trail's hash chain; print the JSON result, exit 1 when it is broken."""
+    import json
+
+    from app.audit_trail import chain
+    from app.extensions import db
+
+    result = chain.verify(db.session)
+    click.echo(json.dumps(result))
+    if not result["ok"]:
+        raise SystemExit(1)

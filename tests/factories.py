@@ -8,7 +8,8 @@ from app.core import clock
 from app.extensions import db
 
 REFERENCE_TABLES = {"setting", "sla_policy", "product_category", "certification_type",
-                    "certification_type_product_category", "audit_template_item", "alembic_version"}
+                    "certification_type_product_category", "audit_template_item", "alembic_version",
+                    "audit_event", "audit_chain"}
 
 
 def create_users(app, users, password):

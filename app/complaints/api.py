@@ -9,6 +9,7 @@ from app.complaints import services
 from app.complaints.models import Complaint, Escalation, EscalationDelegation, SlaPolicy
 from app.core.api import API_METHOD_PERMISSIONS, BaseApi, handle_domain_errors, json_body
 from app.core.datamodel import ScopedInterface
+from app.core.personal import PhoneMaskingApi
 from app.core.models import BusinessCalendar, CalendarDay
 from app.security import permissions as p
 
@@ -42,7 +43,7 @@ def _text(data, key):
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-class ComplaintApi(BaseApi):
+class ComplaintApi(PhoneMaskingApi, BaseApi):
     resource_name = "complaint"
     class_permission_name = p.COMPLAINT
     datamodel = ScopedInterface(Complaint)
@@ -58,7 +59,7 @@ class ComplaintApi(BaseApi):
     base_order = ("received_at", "desc")
     method_permission_name = {
         **API_METHOD_PERMISSIONS, "respond": "write", "pause": "write", "resume": "write", "resolve": "write",
-        "close": "write", "escalate": "write", "timeline": "read",
+        "close": "write", "escalate": "write", "timeline": "read", "reveal_phone": "read",
     }
 
     def _result(self, complaint):

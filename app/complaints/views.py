@@ -16,6 +16,7 @@ from app.complaints.enums import (
 from app.complaints.models import Complaint, Escalation, EscalationDelegation, SlaPolicy
 from app.core import clock, scope
 from app.core.errors import DomainError
+from app.core.personal import PhoneMaskingView
 from app.core.models import DAY_KIND, BusinessCalendar, CalendarDay
 from app.core.views import BaseModelView, scoped
 from app.extensions import db
@@ -121,7 +122,7 @@ class EscalationDeskView(BaseView):
         return self._decide(pk, False)
 
 
-class ComplaintView(BaseModelView):
+class ComplaintView(PhoneMaskingView, BaseModelView):
     class_permission_name = p.COMPLAINT
     datamodel = scoped(Complaint)
     list_title = _l("Complaints")

@@ -10,6 +10,7 @@ MENU_CATEGORIES = (
     ("MENU_ORDERS", _l("Service orders"), "fa-wrench"),
     ("MENU_COMPLAINTS", _l("Complaints"), "fa-bullhorn"),
     ("MENU_QUALIFICATION", _l("Qualification"), "fa-check-square-o"),
+    ("MENU_AUDIT", _l("Audit trail"), "fa-history"),
     ("MENU_SYSTEM", _l("System settings"), "fa-cog"),
 )
 

@@ -13,6 +13,7 @@ plus ``in_region`` (region of a scoped row), ``status_now`` (certification) and 
 """
 import functools
 import sys
+import threading
 
 from flask import current_app, request
 from flask_appbuilder.api import ModelRestApi
@@ -28,6 +29,8 @@ from app.core import clock, scope, services
 from app.core.datamodel import ScopedInterface
 from app.core.errors import BadRequest, DomainError, Forbidden, Invalid
 from app.extensions import db
+
+_SCHEMA_LOAD = threading.Lock()
 
 READ = "read"
 WRITE = "write"
@@ -259,10 +262,14 @@ class BaseApi(ModelRestApi):
 
     # --- writes ----------------------------------------------------------------------------
     def _load(self, schema, data, instance=None):
+        # The schemas are shared by every request of the process, and marshmallow-sqlalchemy keeps
+        # the instance being loaded on the schema itself: concurrent loads in threads would mix
+        # up their rows. Loading takes microseconds; writers queue here briefly.
         try:
-            if instance is not None:
-                return schema.load(data, instance=instance)
-            return schema.load(data)
+            with _SCHEMA_LOAD:
+                if instance is not None:
+                    return schema.load(data, instance=instance)
+                return schema.load(data)
         except ValidationError as err:
             db.session.rollback()
             raise Invalid(_marshmallow_errors(err.messages)) from None

@@ -72,7 +72,8 @@ def worker_app():
 
 
 class AppWorker(Worker):
-    """An rq worker whose jobs run inside the Flask app context, acting as the system.
+    """An rq worker whose jobs run inside the Flask app context, acting as the system (recorded
+    in the audit trail as ``job:<function>``).
 
     The app is built once in the worker process, before jobs are forked.
     """
@@ -90,6 +91,9 @@ class AppWorker(Worker):
 
             # A forked work horse must not reuse the parent's pooled connections.
             db.engine.dispose(close=False)
+            from app.audit_trail.capture import set_actor
+
+            set_actor(f"job:{job.func_name.rsplit('.', 1)[-1]}", "job")  # the audit trail's actor
             try:
                 return super().perform_job(job, queue, *args, **kwargs)
             finally:

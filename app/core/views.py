@@ -59,6 +59,10 @@ VIEW_METHOD_PERMISSIONS = {
     "muldelete": DELETE,
 }
 
+SHOW_PAGE_SECTIONS = []
+"""Callables ``(view, item) -> {template variable: value}`` every show page adds, registered by
+packages that enrich all records' pages (the audit trail's history section)."""
+
 RELATED_PAGE_SIZE = 20
 """Rows one related-field search returns (select2 asks for the next page when scrolling)."""
 
@@ -806,7 +810,10 @@ class BaseModelView(ModelView):
         self.update_redirect()
         widgets = self._get_related_views_widgets(item, orders=get_order_args(), pages=get_page_args(),
                                                   page_sizes=get_page_size_args(), widgets=widgets)
-        g._page_show_extras = self.show_extras(item)
+        extras = dict(self.show_extras(item))
+        for section in SHOW_PAGE_SECTIONS:
+            extras.update(section(self, item))
+        g._page_show_extras = extras
         return widgets
 
     @expose("/show/<pk>", methods=["GET"])

@@ -1,10 +1,11 @@
-from app.core.api import BaseApi
+from app.core.api import API_METHOD_PERMISSIONS, BaseApi
 from app.core.datamodel import FilterInRegion, ScopedInterface
+from app.core.personal import PhoneMaskingApi
 from app.orders.models import ServiceOrder
 from app.security import permissions as p
 
 
-class ServiceOrderApi(BaseApi):
+class ServiceOrderApi(PhoneMaskingApi, BaseApi):
     resource_name = "service_order"
     class_permission_name = p.SERVICE_ORDER
     datamodel = ScopedInterface(ServiceOrder)
@@ -21,3 +22,4 @@ class ServiceOrderApi(BaseApi):
                       "kind", "status", "created_at", "completed_at"]
     search_filters = {"outlet": [FilterInRegion]}
     order_columns = ["number", "created_at", "appointment_at", "completed_at", "status"]
+    method_permission_name = {**API_METHOD_PERMISSIONS, "reveal_phone": "read"}

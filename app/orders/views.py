@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
 
+from app.core.personal import PhoneMaskingView
 from app.core.views import BaseModelView, FilterInRegion, related_search, scoped
 from app.network.models import Region
 from app.orders.enums import ORDER_KIND, ORDER_STATUS
@@ -7,7 +8,7 @@ from app.orders.models import ServiceOrder
 from app.security import permissions as p
 
 
-class ServiceOrderView(BaseModelView):
+class ServiceOrderView(PhoneMaskingView, BaseModelView):
     class_permission_name = p.SERVICE_ORDER
     datamodel = scoped(ServiceOrder)
     singular = _l("service order")

@@ -26,8 +26,14 @@ ESCALATION_DELEGATION = "EscalationDelegation"
 BUSINESS_CALENDAR = "BusinessCalendar"
 QUALIFICATION_AUDIT = "QualificationAudit"
 AUDIT_TEMPLATE = "AuditTemplateItem"
+AUDIT_EVENT = "AuditEvent"  # the audit trail: read-only for everyone (no write routes exist)
 DECIDE = "can_decide"  # approve or reject an escalation (who may decide which is a service rule)
 APPROVE = "can_approve"  # approve or return a qualification audit (not one's own: a service rule)
+# Personal data (PIPL): customers' phone numbers on complaints and service orders. No view owns
+# this resource; ``flask roles sync`` creates its pairs. READ sees full numbers; REVEAL sees them
+# masked and may reveal one at a time, each reveal logged (``core/personal.py``).
+CUSTOMER_PHONE = "CustomerPhone"
+REVEAL = "can_reveal"
 
 REFERENCE_RESOURCES = (REGION, PRODUCT_CATEGORY, CERTIFICATION_TYPE, PART, SLA_POLICY, BUSINESS_CALENDAR)
 NETWORK_RESOURCES = (OUTLET, ENGINEER, CERTIFICATION, TRAINING_RECORD, STOCK, SERVICE_ORDER)
@@ -41,4 +47,5 @@ MENU_PARTS = "Parts"
 MENU_ORDERS = "Service orders"
 MENU_COMPLAINTS = "Complaints"
 MENU_QUALIFICATION = "Qualification"
+MENU_AUDIT = "Audit trail"
 MENU_SYSTEM = "System settings"

@@ -68,6 +68,15 @@ AUDIT_RUNNERS = (AUDIT_READERS | _write(p.QUALIFICATION_AUDIT) | _read(p.AUDIT_T
 AUDIT_APPROVERS = ({(p.APPROVE, p.QUALIFICATION_AUDIT)} | _delete(p.QUALIFICATION_AUDIT)
                    | _write(p.AUDIT_TEMPLATE) | _delete(p.AUDIT_TEMPLATE) | _menus("Qualification approvals"))
 
+# The audit trail (change history, security events, exports, chain verification): read-only.
+AUDIT_TRAIL_READERS = _read(p.AUDIT_EVENT) | _menus(p.MENU_AUDIT, "Audit events")
+
+# Customers' phone numbers (PIPL): those who call customers or run the network see them; those
+# who supervise or audit see them masked and may reveal one (logged). Admin holds every
+# permission (``sync``), so it sees them too.
+PHONE_READERS = {(p.READ, p.CUSTOMER_PHONE)}
+PHONE_REVEALERS = {(p.REVEAL, p.CUSTOMER_PHONE)}
+
 ROLES = {
     HQ_ADMIN: (
         READ_ALL
@@ -78,11 +87,14 @@ ROLES = {
         | _menus(p.MENU_SYSTEM, "Settings")
         | AUDIT_RUNNERS
         | AUDIT_APPROVERS
+        | AUDIT_TRAIL_READERS
+        | PHONE_READERS
     ),
     REGIONAL_MANAGER: (READ_ALL | DECIDERS | _write(p.ESCALATION_DELEGATION) | _delete(p.ESCALATION_DELEGATION)
-                       | AUDIT_READERS),
-    SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER, p.COMPLAINT),
-    AUDITOR: READ_ALL | _read(p.SETTING) | _menus(p.MENU_SYSTEM, "Settings") | AUDIT_RUNNERS,
+                       | AUDIT_READERS | PHONE_REVEALERS),
+    SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER, p.COMPLAINT) | PHONE_READERS,
+    AUDITOR: (READ_ALL | _read(p.SETTING) | _menus(p.MENU_SYSTEM, "Settings") | AUDIT_RUNNERS
+              | AUDIT_TRAIL_READERS | PHONE_REVEALERS),
 }
 
 

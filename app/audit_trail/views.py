@@ -1,0 +1,302 @@
+"""What auditors see: the event list (filters, security events, exports), one event's page, and
+the history section every record's page shows to those who may read the trail."""
+import csv
+import io
+import tempfile
+from datetime import datetime, timedelta
+
+from flask import Response, current_app, g, stream_with_context
+from flask_appbuilder import expose
+from flask_appbuilder.baseviews import get_filter_args
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import inspect as sa_inspect
+from wtforms import StringField
+from wtforms.validators import Optional
+
+from app.audit_trail import present
+from app.audit_trail.enums import ACTOR_KIND, AUDIT_ACTION, SECURITY_ACTIONS
+from app.audit_trail.models import AuditEvent
+from app.core import clock
+from app.core.views import (VIEW_METHOD_PERMISSIONS, BaseModelView, FilterYesNo, VirtualSearch, scoped,
+                            yes_no_search)
+from app.extensions import db
+from app.security import permissions as p
+
+HISTORY_LIMIT = 200
+EXPORT_BATCH = 500
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+def _first(value):
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return (str(value).strip() if value is not None else "") or None
+
+
+def parse_local(value):
+    """A time typed in the business time zone (``2026-03-01``, ``2026-03-01 14:30``,
+    ``2026-03-01T14:30:15``) as naive UTC; ``None`` when it is not one."""
+    text = _first(value)
+    if text is None:
+        return None
+    text = text.replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return clock.to_utc(datetime.strptime(text, fmt))
+        except ValueError:
+            continue
+    return None
+
+
+class FilterAtFrom(BaseFilter):
+    """Events at or after a local time (a date means its first minute)."""
+
+    name = _l("From")
+    arg_name = None
+
+    def apply(self, query, value):
+        moment = parse_local(value)
+        return query if moment is None else query.filter(AuditEvent.at >= moment)
+
+
+class FilterAtUntil(BaseFilter):
+    """Events before a local time; a date alone includes that whole day."""
+
+    name = _l("Until")
+    arg_name = None
+
+    def apply(self, query, value):
+        moment = parse_local(value)
+        if moment is None:
+            return query
+        if len(_first(value)) <= 10:
+            moment += timedelta(days=1)
+        return query.filter(AuditEvent.at < moment)
+
+
+class FilterSecurityEvent(FilterYesNo):
+    def clause(self):
+        return AuditEvent.action.in_(SECURITY_ACTIONS)
+
+
+def _time_field():
+    return StringField(_l("Time"), validators=[Optional()], widget=BS3TextFieldWidget(),
+                       description=_l("Local time, e.g. 2026-03-01 or 2026-03-01 14:30"))
+
+
+# --- export ------------------------------------------------------------------------------------
+
+def neutralise(value):
+    """A cell a spreadsheet would read as a formula gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def export_header():
+    return [gettext("Event id"), gettext("Time (Asia/Shanghai)"), gettext("Actor"), gettext("Action"),
+            gettext("Entity"), gettext("Record"), gettext("Field"), gettext("Before"), gettext("After"),
+            gettext("Request id"), gettext("Client address"), gettext("Hash")]
+
+
+def export_rows(query):
+    """Rows of the export (one per changed field), read in batches of ``EXPORT_BATCH`` by id."""
+    last = 0
+    while True:
+        batch = query.filter(AuditEvent.id > last).order_by(AuditEvent.id).limit(EXPORT_BATCH).all()
+        if not batch:
+            return
+        for event in batch:
+            head = [present.local_time(event.at), event.actor_name, present.action_label(event.action),
+                    present.entity_label(event.entity), event.record_id or ""]
+            tail = [event.request_id, event.client_addr, event.hash]
+            for _code, label, before, after in present.lines(event) or [("", "", "", "")]:
+                yield [event.id] + [neutralise(v) for v in head + [label, before, after] + tail]
+        last = batch[-1].id
+        for event in batch:  # keep memory flat however long the export
+            db.session.expunge(event)
+
+
+def _filename(ext):
+    return f"audit-events-{clock.to_local(clock.now()):%Y%m%d-%H%M%S}.{ext}"
+
+
+def _attachment(body, mimetype, ext):
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{_filename(ext)}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def csv_stream(query):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    yield "\ufeff"
+    writer.writerow(export_header())
+    count = 0
+    for row in export_rows(query):
+        writer.writerow(row)
+        count += 1
+        if count % EXPORT_BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def xlsx_stream(query, chunk=64 * 1024):
+    """The workbook written row by row (openpyxl's write-only mode) to a temporary file, then
+    sent in chunks; the file goes away when the download ends."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(gettext("Audit events"))
+    sheet.append(export_header())
+    for row in export_rows(query):
+        sheet.append([row[0]] + [ILLEGAL_CHARACTERS_RE.sub("", v) for v in row[1:]])
+    spool = tempfile.TemporaryFile()
+    try:
+        workbook.save(spool)
+        spool.seek(0)
+        while True:
+            data = spool.read(chunk)
+            if not data:
+                break
+            yield data
+    finally:
+        spool.close()
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+class AuditEventView(BaseModelView):
+    """Every recorded change and security event, newest first; read-only."""
+
+    class_permission_name = p.AUDIT_EVENT
+    datamodel = scoped(AuditEvent)
+    base_permissions = [p.READ]
+    include_route_methods = {"list", "show", "export_csv", "export_xlsx", "verify"}  # no add, edit, delete, actions
+    method_permission_name = {**VIEW_METHOD_PERMISSIONS, "export_csv": "read", "export_xlsx": "read",
+                              "verify": "read"}
+    singular = _l("audit event")
+    list_title = _l("Audit trail")
+    list_template = "audit_trail/event_list.html"
+    show_template = "audit_trail/event_show.html"
+    list_columns = ["at", "actor_name", "action", "entity", "record_id", "summary"]
+    computed_columns = ("summary",)
+    show_columns = ["id", "at", "actor_kind", "actor_name", "actor_id", "action", "entity", "record_id",
+                    "request_id", "client_addr", "prev_hash", "hash"]
+    search_columns = ["actor_name", "entity", "record_id", "action", "at", "security"]
+    virtual_search = {
+        "at": VirtualSearch(_l("Time"), [FilterAtFrom, FilterAtUntil], make_field=_time_field),
+        "security": yes_no_search(FilterSecurityEvent, _l("Security event")),
+    }
+    enum_columns = {"action": AUDIT_ACTION, "entity": present.ENTITY, "actor_kind": ACTOR_KIND}
+    formatters_columns = {"at": present.local_time}
+    base_order = ("id", "desc")
+    order_columns = ["at", "actor_name", "action", "entity"]
+    quick_filters = [
+        (_l("Security events"), {"_flt_0_security": 1}),
+        (_l("Failed sign-ins"), {"_flt_0_action": "login_failed"}),
+        (_l("Permission denied"), {"_flt_0_action": "permission_denied"}),
+        (_l("Deletions"), {"_flt_0_action": "delete"}),
+    ]
+    label_columns = {
+        "id": _l("Event id"), "at": _l("Time"), "actor_kind": _l("Actor kind"), "actor_name": _l("Who"),
+        "actor_id": _l("User id"), "action": _l("Action"), "entity": _l("Entity"), "record_id": _l("Record id"),
+        "request_id": _l("Request id"), "client_addr": _l("Client address"), "prev_hash": _l("Previous hash"),
+        "hash": _l("Hash"), "summary": _l("Changes"),
+    }
+
+    def computed_values(self, items):
+        return {item.id: {"summary": present.summary(item)} for item in items}
+
+    def show_extras(self, item):
+        return {"event": item, "event_lines": present.lines(item), "event_is_change": item.action in
+                present.ROW_ACTIONS}
+
+    def _filtered_query(self):
+        """The list page's query: the same FAB filters from the request, the same scope."""
+        get_filter_args(self._filters)
+        filters = self._filters.get_joined_filters(self._base_filters)
+        query = self.datamodel.apply_filters(db.session.query(AuditEvent), filters)
+        return self.datamodel._scoped(query)
+
+    @expose("/verify")
+    @has_access
+    def verify(self):
+        """Recompute every hash and link of the trail and say whether anything was edited."""
+        from flask import flash, redirect, url_for
+
+        from app.audit_trail import chain
+
+        result = chain.verify(db.session)
+        if result["ok"]:
+            flash(gettext("The audit trail is intact: %(n)s events checked, every hash and link verified.",
+                          n=result["checked"]), "success")
+        else:
+            flash(gettext("The audit trail was altered: the chain breaks at event %(id)s.",
+                          id=result["first_broken_id"]), "danger")
+        return redirect(url_for("AuditEventView.list"))
+
+    @expose("/export.csv")
+    @has_access
+    def export_csv(self):
+        """The filtered events as CSV (UTF-8 with a BOM, so Excel reads the Chinese right)."""
+        query = self._filtered_query()
+        return _attachment(stream_with_context(csv_stream(query)), "text/csv; charset=utf-8", "csv")
+
+    @expose("/export.xlsx")
+    @has_access
+    def export_xlsx(self):
+        """The filtered events as an Excel workbook."""
+        query = self._filtered_query()
+        return _attachment(stream_with_context(xlsx_stream(query)),
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+
+
+# --- the history section of every record's page -------------------------------------------------
+
+def may_read_trail():
+    """Asked per request (never frozen into a template): may the current user read the trail?"""
+    cache = g.get("_audit_trail_access")
+    if cache is None:
+        cache = bool(current_app.appbuilder.sm.has_access(p.READ, p.AUDIT_EVENT))
+        g._audit_trail_access = cache
+    return cache
+
+
+def record_id(item):
+    identity = sa_inspect(item).identity or ()
+    return ",".join(str(v) for v in identity) if identity else None
+
+
+def history_section(view, item):
+    """Template variables for ``pages/show.html``: the record's events, newest first, in one
+    query; nothing for users who may not read the trail."""
+    from app.audit_trail.capture import NOT_AUDITED
+
+    table = getattr(view.datamodel.obj, "__tablename__", None)
+    rid = record_id(item)
+    if table is None or table in NOT_AUDITED or rid is None or not may_read_trail():
+        return {}
+    events = (db.session.query(AuditEvent)
+              .filter(AuditEvent.entity == table, AuditEvent.record_id == rid)
+              .order_by(AuditEvent.id.desc()).limit(HISTORY_LIMIT + 1).all())
+    rows = []
+    for event in events[:HISTORY_LIMIT]:
+        changes = present.lines(event) or [("", "", "", "")]
+        for index, (code, label, before, after) in enumerate(changes):
+            rows.append({"event": event, "first": index == 0, "span": len(changes), "time": present.local_time(event.at),
+                         "who": event.actor_name, "action": present.action_label(event.action), "field": label,
+                         "code": code, "before": before, "after": after})
+    return {"record_history": rows, "record_history_more": len(events) > HISTORY_LIMIT,
+            "record_history_limit": HISTORY_LIMIT, "record_history_entity": table, "record_history_id": rid}
