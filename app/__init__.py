@@ -18,6 +18,7 @@ DOMAINS = (
     "app.complaints",
     "app.qualification",
     "app.audit_trail",
+    "app.reports",
     "app.security",
 )
 

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from app.audit_trail import chain
 
-NOT_AUDITED = {"audit_event", "audit_chain", "notification", "alembic_version"}
+# infrastructure, not records: the email outbox and the progress of users' background jobs
+NOT_AUDITED = {"audit_event", "audit_chain", "notification", "user_job", "alembic_version"}
 # bookkeeping that changes on its own (logins have their own events)
 IGNORED = {"updated_at", "changed_on", "last_login", "login_count", "fail_login_count"}
 SECRET = {"password"}
