@@ -56,9 +56,10 @@ def dumps(data):
 
 # --- who, from where ---------------------------------------------------------------------------
 
-def set_actor(name, kind):
-    """Name the job or command acting now (``AppWorker`` and the CLI call this)."""
-    g._audit_actor = (name, kind)
+def set_actor(name, kind, user_id=None):
+    """Name who acts now outside a request: a job (``AppWorker`` does it), or a job acting for
+    the user who started it (an import: ``set_actor(user.username, "user", user.id)``)."""
+    g._audit_actor = (name, kind, user_id)
 
 
 def actor():
@@ -73,8 +74,8 @@ def actor():
         if user is not None and getattr(user, "is_authenticated", False):
             return "user", user.id, user.username
     if has_app_context() and g.get("_audit_actor"):
-        name, kind = g._audit_actor
-        return kind, None, name
+        name, kind, user_id = g._audit_actor
+        return kind, user_id, name
     if has_request_context():
         return "anonymous", None, "anonymous"
     try:
