@@ -8,4 +8,4 @@ setup:
 i18n:
 	bin/i18n update
 bench:
-	bin/setup && .venv/bin/python bench/seed_scale.py
+	bin/setup && .venv/bin/python bench/seed_scale.py && .venv/bin/python bench/audit_overhead.py
