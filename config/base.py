@@ -37,7 +37,7 @@ class Config:
     FAB_API_SWAGGER_UI = True
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_SECURITY_MANAGER_CLASS = "app.security.manager.SecurityManager"
-    FAB_INDEX_VIEW = "app.core.views.HomeView"
+    FAB_INDEX_VIEW = "app.reports.dashboard_views.HomeView"  # the dashboard
     FAB_BASE_TEMPLATE = "appbuilder/baselayout.html"
     APP_THEME = ""
     PAGE_SIZE = 25

@@ -134,4 +134,7 @@ def test_no_external_urls(world, login):
     root = Path(__file__).resolve().parents[1] / "app"
     for path in list((root / "templates").rglob("*.html")) + list((root / "static").rglob("*.*")):
         content = re.sub(r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"', "", path.read_text(encoding="utf-8"))
+        if "vendor" in path.parts:  # third-party code: licence comments and XML namespace names are no fetch
+            content = re.sub(r"/\*.*?\*/", "", content, flags=re.S)
+            content = re.sub(r'"http://www\.w3\.org/[^"]*"', '""', content)
         assert not re.search(r"https?://|//cdn", content), path  # (an XML namespace is not a fetch)

@@ -18,7 +18,9 @@ from tests.conftest import PASSWORD
 # (``sm.has_access(action_name, resource)``), not with a decorator.
 INLINE_CHECKED = re.compile(r"\.(action|action_post)$")
 # The welcome page shows no data; the login guard keeps it behind the login like everything else.
-UNDECORATED_BUT_GUARDED = {"HomeView.index": "static welcome page, no data"}
+UNDECORATED_BUT_GUARDED = {
+    "HomeView.index": "the dashboard shell or the welcome page, no data (numbers: @protect-ed /api/v1/dashboard/)",
+}
 
 NO_PERMISSION_USER = "no_permission"
 

@@ -1,11 +1,8 @@
 """What auditors see: the event list (filters, security events, exports), one event's page, and
 the history section every record's page shows to those who may read the trail."""
-import csv
-import io
-import tempfile
 from datetime import datetime, timedelta
 
-from flask import Response, current_app, g, stream_with_context
+from flask import current_app, g, stream_with_context
 from flask_appbuilder import expose
 from flask_appbuilder.baseviews import get_filter_args
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -19,7 +16,7 @@ from wtforms.validators import Optional
 from app.audit_trail import present
 from app.audit_trail.enums import ACTOR_KIND, AUDIT_ACTION, SECURITY_ACTIONS
 from app.audit_trail.models import AuditEvent
-from app.core import clock
+from app.core import clock, exports
 from app.core.views import (VIEW_METHOD_PERMISSIONS, BaseModelView, FilterYesNo, VirtualSearch, scoped,
                             yes_no_search)
 from app.extensions import db
@@ -27,7 +24,6 @@ from app.security import permissions as p
 
 HISTORY_LIMIT = 200
 EXPORT_BATCH = 500
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- filters -----------------------------------------------------------------------------------
@@ -90,13 +86,11 @@ def _time_field():
 
 
 # --- export ------------------------------------------------------------------------------------
+# The streams, the formula neutralisation and the download response are the shared ones
+# (``core.exports``); the trail writes one line per changed field.
 
-def neutralise(value):
-    """A cell a spreadsheet would read as a formula gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
+neutralise = exports.neutralise
+FORMULA_PREFIXES = exports.FORMULA_PREFIXES
 
 
 def export_header():
@@ -123,56 +117,16 @@ def export_rows(query):
             db.session.expunge(event)
 
 
-def _filename(ext):
-    return f"audit-events-{clock.to_local(clock.now()):%Y%m%d-%H%M%S}.{ext}"
-
-
 def _attachment(body, mimetype, ext):
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{_filename(ext)}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return exports.attachment(body, mimetype, exports.export_filename("audit-events", ext))
 
 
 def csv_stream(query):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    yield "\ufeff"
-    writer.writerow(export_header())
-    count = 0
-    for row in export_rows(query):
-        writer.writerow(row)
-        count += 1
-        if count % EXPORT_BATCH == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return exports.csv_stream(export_header(), export_rows(query), EXPORT_BATCH)
 
 
-def xlsx_stream(query, chunk=64 * 1024):
-    """The workbook written row by row (openpyxl's write-only mode) to a temporary file, then
-    sent in chunks; the file goes away when the download ends."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(gettext("Audit events"))
-    sheet.append(export_header())
-    for row in export_rows(query):
-        sheet.append([row[0]] + [ILLEGAL_CHARACTERS_RE.sub("", v) for v in row[1:]])
-    spool = tempfile.TemporaryFile()
-    try:
-        workbook.save(spool)
-        spool.seek(0)
-        while True:
-            data = spool.read(chunk)
-            if not data:
-                break
-            yield data
-    finally:
-        spool.close()
+def xlsx_stream(query):
+    return exports.xlsx_stream(gettext("Audit events"), export_header(), export_rows(query))
 
 
 # --- pages -------------------------------------------------------------------------------------
@@ -259,8 +213,7 @@ class AuditEventView(BaseModelView):
     def export_xlsx(self):
         """The filtered events as an Excel workbook."""
         query = self._filtered_query()
-        return _attachment(stream_with_context(xlsx_stream(query)),
-                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+        return _attachment(stream_with_context(xlsx_stream(query)), exports.XLSX_MIMETYPE, "xlsx")
 
 
 # --- the history section of every record's page -------------------------------------------------

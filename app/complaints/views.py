@@ -6,19 +6,19 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms import ValidationError
+from flask_wtf.csrf import generate_csrf
 
 from app.complaints import services
 from app.complaints.enums import (
     CHANNEL, COMPLAINT_STATUS, ESCALATION_REASON, ESCALATION_STATUS, EVENT_KIND, REMEDY, SEVERITY,
 )
 from app.complaints.models import Complaint, Escalation, EscalationDelegation, SlaPolicy
-from app.core import clock, scope
+from app.core import clock
 from app.core.errors import DomainError
 from app.core.personal import PhoneMaskingView
 from app.core.models import DAY_KIND, BusinessCalendar, CalendarDay
 from app.core.views import BaseModelView, scoped
+from app.core.web import csrf_ok
 from app.extensions import db
 from app.security import permissions as p
 
@@ -92,12 +92,8 @@ class EscalationDeskView(BaseView):
     def _decide(self, pk, approve):
         user = current_app.appbuilder.sm.current_user
         comment = (request.form.get("comment") or "").strip()
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                validate_csrf(request.form.get("csrf_token"))
-            except ValidationError:
-                flash(_("The form expired; please try again."), "danger")
-                return redirect(url_for("EscalationDeskView.index"))
+        if not csrf_ok():
+            return redirect(url_for("EscalationDeskView.index"))
         try:
             if approve:
                 services.approve(pk, comment, user)
@@ -146,8 +142,8 @@ class ComplaintView(PhoneMaskingView, BaseModelView):
     related_depends = {"engineer": {"outlet": "outlet_id"}, "service_order": {"outlet": "outlet_id"}}
     quick_filters = [
         (_l("Open"), {"_flt_0_status": "new"}),
-        (_l("Response breached"), {"_flt_0_response_breached": "y"}),
-        (_l("Resolution breached"), {"_flt_0_resolution_breached": "y"}),
+        (_l("Response breached"), {"_flt_0_response_breached": 1}),
+        (_l("Resolution breached"), {"_flt_0_resolution_breached": 1}),
     ]
 
     def show_extras(self, item):

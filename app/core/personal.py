@@ -15,17 +15,16 @@ show pages, search (a masked user's phone search only ever matches the whole num
 ``contains``/``starts with`` cannot be used to read a number digit by digit), and edit forms
 (a masked number sent back unchanged keeps the stored one).
 """
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_appbuilder.models.sqla import filters as fab_filters
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import inspect as sa_inspect
-from wtforms import ValidationError
 
 from app.core import scope
 from app.core.errors import DomainError, Forbidden, NotFound
@@ -311,12 +310,10 @@ class PhoneMaskingView:
         from app.extensions import db
 
         back = url_for(f"{self.endpoint}.show", pk=pk)
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                validate_csrf(request.form.get("csrf_token"))
-            except ValidationError:
-                flash(gettext("The form expired; please try again."), "danger")
-                return redirect(back)
+        from app.core.web import csrf_ok
+
+        if not csrf_ok():
+            return redirect(back)
         try:
             number = reveal_phone(self.datamodel.obj, _int(pk))
         except DomainError as exc:

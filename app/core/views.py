@@ -20,7 +20,7 @@ import json
 from datetime import timedelta
 
 from flask import abort, current_app, flash, g, jsonify, request, url_for
-from flask_appbuilder import IndexView, ModelView, expose
+from flask_appbuilder import ModelView, expose
 from flask_appbuilder.actions import action as page_action
 from flask_appbuilder.baseviews import get_filter_args
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
@@ -51,6 +51,8 @@ VIEW_METHOD_PERMISSIONS = {
     "show": READ,
     "download": READ,
     "related_search": READ,
+    "export_csv": READ,  # reading a list is exporting it
+    "export_xlsx": READ,
     "add": WRITE,
     "edit": WRITE,
     "action": WRITE,
@@ -74,10 +76,6 @@ ORDER_FIELD_CANDIDATES = ("code", "sku", "employee_no", "number", "name", "usern
 
 def scoped(model):
     return ScopedInterface(model)
-
-
-class HomeView(IndexView):
-    index_template = "index.html"
 
 
 # --- display helpers ---------------------------------------------------------------------------
@@ -829,7 +827,75 @@ class BaseModelView(ModelView):
         kwargs.setdefault("quick_filters", [(label, url_for(f"{self.endpoint}.list", **args))
                                             for label, args in self.quick_filters])
         kwargs.setdefault("filters_active", bool(self._filters.filters))
+        kwargs.setdefault("export_urls", self._export_urls())
         return super().render_template(template, **kwargs)
+
+    # --- exports of the list, with its filters and the user's scope ----------------------------
+    def _export_urls(self):
+        """``{"csv": url, "xlsx": url, "csrf_token": …}`` for the list page's export buttons."""
+        if request.endpoint != f"{self.endpoint}.list":
+            return None
+        urls = {}
+        query = request.query_string.decode()
+        for kind in ("csv", "xlsx"):
+            endpoint = f"{self.endpoint}.export_{kind}"
+            if endpoint in current_app.view_functions:
+                urls[kind] = url_for(endpoint) + (f"?{query}" if query else "")
+        if not urls:
+            return None
+        from flask_wtf.csrf import generate_csrf
+
+        urls["csrf_token"] = generate_csrf()
+        return urls
+
+    @expose("/export.csv")
+    @has_access
+    def export_csv(self):
+        """The filtered list (every row of the user's scope) as CSV, streamed: UTF-8 with a BOM,
+        translated headers and labels, local times, formulas neutralised."""
+        from flask import stream_with_context
+
+        from app.core import exports
+
+        export = exports.ListExport(self, request.args)
+        try:
+            export.count()  # a filter value the database refuses: say so before streaming
+        except Exception:
+            db.session.rollback()
+            from flask import redirect
+
+            flash(gettext("These filters cannot be applied; please check their values."), "danger")
+            return redirect(url_for(f"{self.endpoint}.list"))
+        return exports.attachment(stream_with_context(exports.csv_stream(export.header(), export.rows())),
+                                  exports.CSV_MIMETYPE, export.filename("csv"))
+
+    @expose("/export.xlsx", methods=["POST"])
+    @has_access
+    def export_xlsx(self):
+        """Start the filtered list's Excel export in the background; the user follows it (and
+        downloads the workbook) under My jobs."""
+        from flask import redirect
+        from flask_wtf.csrf import validate_csrf
+
+        from app.core import exports
+
+        back = url_for(f"{self.endpoint}.list") + (f"?{request.query_string.decode()}"
+                                                   if request.query_string else "")
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            try:
+                validate_csrf(request.form.get("csrf_token"))
+            except ValidationError:
+                flash(gettext("The form expired; please try again."), "danger")
+                return redirect(back)
+        starter = exports.background_export()
+        if starter is None:
+            abort(404)
+        job = starter(self, request.args, scope.acting_user())
+        if job.status == "failed":
+            flash(job.error or gettext("The export could not be started."), "danger")
+        else:
+            flash(gettext("The export has started; the workbook will be ready under My jobs."), "info")
+        return redirect(url_for("MyJobsView.list") if "MyJobsView.list" in current_app.view_functions else back)
 
     # --- writes --------------------------------------------------------------------------------
     def process_form(self, form, is_created):

@@ -8,6 +8,31 @@ from app.core.errors import DomainError
 from app.extensions import db
 
 
+def csrf_ok():
+    """Whether a custom page form's CSRF token is valid (always, when CSRF is off); flashes the
+    reason when not, so the caller only redirects."""
+    from flask import current_app, flash
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+        return True
+    except ValidationError:
+        flash(gettext("The form expired; please try again."), "danger")
+        return False
+
+
+def flash_error(exc):
+    """A ``DomainError`` as one flash: the message and every field message."""
+    from flask import flash
+
+    details = " ".join(str(m) for msgs in exc.errors.values() for m in msgs if m and str(m) != str(exc.message))
+    flash(f"{exc.message} {details}".strip(), "danger")
+
+
 def _wants_json():
     return request.path.startswith("/api/")
 

@@ -8,12 +8,12 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import or_, select
-from wtforms import ValidationError
 
 from app.core import clock, scope, settings
 from app.core.errors import DomainError
+from app.core.web import csrf_ok, flash_error
 from app.core.views import BaseModelView, FilterInRegion, related_search, scoped
 from app.extensions import db
 from app.network.enums import OUTLET_STATUS
@@ -32,20 +32,8 @@ def _user():
     return current_app.appbuilder.sm.current_user
 
 
-def _csrf_ok():
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return True
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-        return True
-    except ValidationError:
-        flash(_("The form expired; please try again."), "danger")
-        return False
 
 
-def _flash_error(exc):
-    details = " ".join(f"{m}" for msgs in exc.errors.values() for m in msgs if m)
-    flash(f"{exc.message} {details}".strip(), "danger")
 
 
 def _scoped(query, model):
@@ -127,7 +115,7 @@ class WorkbenchView(BaseView):
     @expose("/open", methods=["POST"])
     @has_access
     def open(self):
-        if not _csrf_ok():
+        if not csrf_ok():
             return redirect(url_for("WorkbenchView.index"))
         try:
             outlet_id = int(request.form.get("outlet") or 0) or None
@@ -147,7 +135,7 @@ class WorkbenchView(BaseView):
             audit = services.open_audit(outlet_id, request.form.get("kind"), _user(), due_on=due_on)
         except DomainError as exc:
             db.session.rollback()
-            _flash_error(exc)
+            flash_error(exc)
             return redirect(url_for("WorkbenchView.index"))
         flash(_("Audit %(number)s opened.", number=audit.number), "success")
         return redirect(url_for("WorkbenchView.audit", pk=audit.id))
@@ -173,13 +161,13 @@ class WorkbenchView(BaseView):
         return self._page(pk, "work")
 
     def _act(self, pk, action, success, target="WorkbenchView.audit"):
-        if _csrf_ok():
+        if csrf_ok():
             try:
                 action()
                 flash(success, "success")
             except DomainError as exc:
                 db.session.rollback()
-                _flash_error(exc)
+                flash_error(exc)
         return redirect(url_for(target, pk=pk))
 
     @expose("/<int:pk>/save", methods=["POST"])

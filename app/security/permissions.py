@@ -34,6 +34,14 @@ APPROVE = "can_approve"  # approve or return a qualification audit (not one's ow
 # masked and may reveal one at a time, each reveal logged (``core/personal.py``).
 CUSTOMER_PHONE = "CustomerPhone"
 REVEAL = "can_reveal"
+# My jobs (``reports.my_jobs``): every business role follows its own imports and exports.
+MY_JOBS = "MyJobs"
+# Queue health (``reports.queue_health``): no business role holds it; Admin holds every permission.
+QUEUE_HEALTH = "QueueHealth"
+# The Excel import pages (``reports.import_views``); each entity also needs can_write on its own resource.
+IMPORT = "Import"
+# The dashboard (home page charts and ``/api/v1/dashboard/<panel>``): aggregates within the region scope.
+DASHBOARD = "Dashboard"
 
 REFERENCE_RESOURCES = (REGION, PRODUCT_CATEGORY, CERTIFICATION_TYPE, PART, SLA_POLICY, BUSINESS_CALENDAR)
 NETWORK_RESOURCES = (OUTLET, ENGINEER, CERTIFICATION, TRAINING_RECORD, STOCK, SERVICE_ORDER)

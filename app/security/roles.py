@@ -48,6 +48,8 @@ BASE = {
 READ_ALL = (
     BASE
     | _read(*p.REFERENCE_RESOURCES, *p.NETWORK_RESOURCES, *p.COMPLAINT_RESOURCES)
+    | _read(p.MY_JOBS) | _menus("My jobs")  # one's own imports and exports
+    | _read(p.DASHBOARD)
     | _menus(p.MENU_NETWORK, p.MENU_ENGINEERS, p.MENU_PARTS, p.MENU_ORDERS, p.MENU_COMPLAINTS)
     | _menus("Regions", "Outlets", "Product categories", "Engineers list", "Certifications",
              "Certification types", "Training records", "Parts list", "Stock levels", "Service orders list",
@@ -77,6 +79,9 @@ AUDIT_TRAIL_READERS = _read(p.AUDIT_EVENT) | _menus(p.MENU_AUDIT, "Audit events"
 PHONE_READERS = {(p.READ, p.CUSTOMER_PHONE)}
 PHONE_REVEALERS = {(p.REVEAL, p.CUSTOMER_PHONE)}
 
+# Excel imports: the pages; which entities a user may import follows their write permissions.
+IMPORTERS = _read(p.IMPORT) | _menus(p.MENU_SYSTEM, "Import data")
+
 ROLES = {
     HQ_ADMIN: (
         READ_ALL
@@ -89,10 +94,11 @@ ROLES = {
         | AUDIT_APPROVERS
         | AUDIT_TRAIL_READERS
         | PHONE_READERS
+        | IMPORTERS
     ),
     REGIONAL_MANAGER: (READ_ALL | DECIDERS | _write(p.ESCALATION_DELEGATION) | _delete(p.ESCALATION_DELEGATION)
                        | AUDIT_READERS | PHONE_REVEALERS),
-    SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER, p.COMPLAINT) | PHONE_READERS,
+    SERVICE_AGENT: READ_ALL | _write(p.SERVICE_ORDER, p.COMPLAINT) | PHONE_READERS | IMPORTERS,
     AUDITOR: (READ_ALL | _read(p.SETTING) | _menus(p.MENU_SYSTEM, "Settings") | AUDIT_RUNNERS
               | AUDIT_TRAIL_READERS | PHONE_REVEALERS),
 }

@@ -1,0 +1,144 @@
+"""Excel exports of generated lists, written in the background and followed under My jobs.
+
+``start_list_export`` (the list page's "Export Excel" button) records a ``UserJob`` (kind
+``export``; params: the view's class name, the list's filter arguments and the user's language)
+and puts ``export_list(job_id)`` on the queue. The job acts for the user who asked — exactly
+their region scope and their right to see customers' phone numbers — and writes the workbook in
+openpyxl's write-only mode, reading the rows in batches and committing its progress every
+``PROGRESS_EVERY`` rows. The file lands under ``UPLOAD_FOLDER/exports``; only its owner may
+download it (``my_jobs``).
+"""
+import logging
+import os
+import uuid
+
+from flask import current_app
+from flask_babel import force_locale, get_locale, gettext
+
+from app.core import clock, exports, queue, scope
+from app.extensions import db
+from app.reports.models import UserJob
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 500
+"""Rows written between two progress commits."""
+EXPORT_DIR = "exports"
+JOB_TIMEOUT = 3600
+
+
+def _list_view(name):
+    from app.core.views import BaseModelView
+
+    for view in current_app.appbuilder.baseviews:
+        if isinstance(view, BaseModelView) and type(view).__name__ == name:
+            return view
+    return None
+
+
+def start_list_export(view, args, user):
+    """Record the export for ``user`` and queue it; a queue that cannot be reached leaves the job
+    ``failed`` with a message (never a 500)."""
+    label = str(view.list_title or view.datamodel.obj.__tablename__)
+    job = UserJob(kind="export", entity=view.datamodel.obj.__tablename__, label=label[:200], user_id=user.id,
+                  status="queued", progress=0, total=0,
+                  params={"view": type(view).__name__, "format": "xlsx", "args": exports.filter_args(args),
+                          "locale": str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh"))})
+    db.session.add(job)
+    db.session.commit()
+    try:
+        rq_job = queue.enqueue(export_list, job.id, job_timeout=JOB_TIMEOUT)
+    except Exception:  # Redis down: say so on the job
+        log.exception("could not queue export %s", job.id)
+        db.session.rollback()
+        job.status = "failed"
+        job.error = gettext("The job queue is unavailable; please try again later.")
+        job.finished_at = clock.now()
+    else:
+        job.rq_job_id = rq_job.id
+    db.session.commit()
+    return job
+
+
+def output_path(stored_name):
+    """The absolute path of a stored job file (``None`` if it would leave the upload folder)."""
+    if not stored_name:
+        return None
+    root = os.path.realpath(current_app.config["UPLOAD_FOLDER"])
+    path = os.path.realpath(os.path.join(root, stored_name))
+    if not path.startswith(root + os.sep):
+        return None
+    return path
+
+
+def _user_may_read(user, resource):
+    sm = current_app.appbuilder.sm
+    role_ids = [role.id for role in user.roles]
+    return bool(user.active) and bool(role_ids) and bool(sm.exist_permission_on_roles(resource, "can_read", role_ids))
+
+
+def export_list(job_id):
+    """Write the workbook of export ``job_id``; a re-run after a crash starts the file again, a
+    finished or cancelled job is left alone. Returns the number of rows written."""
+    from flask_appbuilder.security.sqla.models import User
+
+    job = db.session.get(UserJob, job_id)
+    if job is None or job.kind != "export" or job.status in ("done", "cancelled"):
+        return None
+    params = job.params or {}
+    job.status, job.started_at, job.progress, job.error = "running", clock.now(), 0, None
+    db.session.commit()
+    try:
+        view = _list_view(params.get("view", ""))
+        user = db.session.get(User, job.user_id)
+        with force_locale(params.get("locale") or "zh"):
+            if view is None or user is None or not _user_may_read(user, view.class_permission_name):
+                raise PermissionError(gettext("This list cannot be exported by this user."))
+            with scope.acting_as(user):
+                count = _write(job, view, params.get("args") or {})
+    except Exception as exc:
+        db.session.rollback()
+        job = db.session.get(UserJob, job_id)
+        job.status, job.finished_at = "failed", clock.now()
+        job.error = str(exc)[:2000] or exc.__class__.__name__
+        db.session.commit()
+        raise
+    return count
+
+
+def _write(job, view, args):
+    export = exports.ListExport(view, args)
+    job.total = export.count()
+    db.session.commit()
+    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], EXPORT_DIR)
+    os.makedirs(folder, exist_ok=True)
+    stored = f"{EXPORT_DIR}/{job.id}-{uuid.uuid4().hex}.xlsx"
+    path = os.path.join(current_app.config["UPLOAD_FOLDER"], stored)
+    job_id = job.id
+
+    def progress(done):
+        db.session.query(UserJob).filter(UserJob.id == job_id).update(
+            {"progress": done}, synchronize_session=False)
+        db.session.commit()
+
+    def rows():
+        done = reported = 0
+        for batch in export.row_batches():
+            yield from batch
+            done += len(batch)
+            if done - reported >= PROGRESS_EVERY:  # between batches: nothing loaded is in use
+                progress(done)
+                reported = done
+
+    count = exports.write_xlsx(path, export.sheet_title(), export.header(), rows())
+    job = db.session.get(UserJob, job_id)
+    previous = job.output_file
+    job.output_file, job.output_name = stored, export.filename("xlsx")
+    job.progress, job.total = count, count
+    job.result = {"rows": count}
+    job.status, job.finished_at = "done", clock.now()
+    db.session.commit()
+    old = output_path(previous)
+    if old and old != path and os.path.exists(old):
+        os.remove(old)
+    return count

@@ -1,0 +1,239 @@
+/*
+ * The home page dashboard: fetches each panel from /api/v1/dashboard/<panel>?days=N (the user's
+ * session, their region scope, texts and formatted numbers in their language) and draws it with
+ * Apache ECharts served by the app (app/static/vendor/echarts). Clicking a bar, slice or point
+ * opens the matching filtered list (each item carries its link). Charts follow the window size.
+ */
+(function () {
+    "use strict";
+    var root = document.getElementById("dashboard");
+    if (!root || typeof echarts === "undefined") {
+        return;
+    }
+    var i18n = {};
+    try {
+        i18n = JSON.parse(document.getElementById("dashboard-i18n").textContent || "{}");
+    } catch (e) {
+        i18n = {};
+    }
+    var apiTemplate = root.getAttribute("data-api");
+    var daysSelect = document.getElementById("dashboard-days");
+    var charts = {};
+    var COLORS = ["#337ab7", "#5cb85c", "#f0ad4e", "#d9534f", "#5bc0de", "#777777", "#9b59b6"];
+
+    function url(name) {
+        return apiTemplate.replace("__name__", encodeURIComponent(name)) + "?days=" + encodeURIComponent(daysSelect.value);
+    }
+
+    function text(el, value) {
+        if (el) {
+            el.textContent = value === undefined || value === null ? "" : String(value);
+        }
+    }
+
+    function chart(name) {
+        if (!charts[name]) {
+            var el = document.getElementById("chart-" + name);
+            charts[name] = echarts.init(el, null, {renderer: "canvas"});
+            charts[name].on("click", function (params) {
+                var links = charts[name].__links || [];
+                var link = links[params.dataIndex];
+                if (link) {
+                    window.location.href = link;
+                }
+            });
+        }
+        return charts[name];
+    }
+
+    function draw(name, option, links) {
+        var c = chart(name);
+        c.__links = links || [];
+        option.animation = false;  // figures appear at once (and screenshots are stable)
+        c.setOption(option, true);
+        c.getDom().setAttribute("data-ready", "1");
+    }
+
+    function emptyGraphic(total) {
+        return total ? [] : [{type: "text", left: "center", top: "middle",
+                               style: {text: i18n.noData || "-", fill: "#999", fontSize: 14}}];
+    }
+
+    function bars(name, data, color) {
+        text(document.getElementById("title-" + name), data.title);
+        draw(name, {
+            color: [color || COLORS[0]],
+            tooltip: {trigger: "axis", axisPointer: {type: "shadow"}},
+            grid: {left: 40, right: 16, top: 16, bottom: 40, containLabel: true},
+            xAxis: {type: "category", data: data.labels, axisLabel: {interval: 0}},
+            yAxis: {type: "value", minInterval: 1},
+            graphic: emptyGraphic(data.total),
+            series: [{type: "bar", name: i18n.count, data: data.values, barMaxWidth: 48, cursor: "pointer"}]
+        }, data.links);
+    }
+
+    function pie(name, data) {
+        text(document.getElementById("title-" + name), data.title);
+        // slices with a count only (no clutter of zero labels); links follow the kept items
+        var items = [];
+        var links = [];
+        data.labels.forEach(function (label, i) {
+            if (data.values[i] > 0) {
+                items.push({name: label, value: data.values[i], itemStyle: {color: COLORS[i % COLORS.length]}});
+                links.push(data.links[i]);
+            }
+        });
+        draw(name, {
+            color: COLORS,
+            tooltip: {trigger: "item", formatter: "{b}: {c} ({d}%)"},
+            legend: {bottom: 0, type: "scroll"},
+            graphic: emptyGraphic(data.total),
+            series: [{type: "pie", radius: ["35%", "65%"], center: ["50%", "45%"], data: items,
+                      label: {formatter: "{b}: {c}"}, cursor: "pointer"}]
+        }, links);
+    }
+
+    function regions(data) {
+        text(document.getElementById("title-regions"), data.title);
+        draw("regions", {
+            color: [COLORS[0], COLORS[2], COLORS[3]],
+            tooltip: {
+                trigger: "axis",
+                formatter: function (params) {
+                    var i = params.length ? params[0].dataIndex : 0;
+                    var lines = [data.labels[i]];
+                    lines.push(data.names.outlets + ": " + data.outlets[i]);
+                    lines.push(data.names.open_complaints + ": " + data.open_complaints[i]);
+                    lines.push(data.names.breach_rate + ": " + data.breach_rate_display[i]);
+                    return lines.join("<br>");
+                }
+            },
+            legend: {bottom: 0},
+            grid: {left: 40, right: 40, top: 16, bottom: 48, containLabel: true},
+            xAxis: {type: "category", data: data.labels, axisLabel: {interval: 0}},
+            yAxis: [{type: "value", minInterval: 1},
+                    {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}}],
+            graphic: emptyGraphic(data.labels.length),
+            series: [
+                {type: "bar", name: data.names.outlets, data: data.outlets, barMaxWidth: 40, cursor: "pointer"},
+                {type: "bar", name: data.names.open_complaints, data: data.open_complaints, barMaxWidth: 40,
+                 cursor: "pointer"},
+                {type: "line", name: data.names.breach_rate, yAxisIndex: 1, cursor: "pointer",
+                 data: data.breach_rate.map(function (v) { return v === null ? null : Math.round(v * 1000) / 10; })}
+            ]
+        }, data.links);
+    }
+
+    function trend(data) {
+        text(document.getElementById("title-trend"), data.title);
+        var total = 0;
+        data.series.forEach(function (s) {
+            s.values.forEach(function (v) { total += v; });
+        });
+        draw("trend", {
+            color: [COLORS[3], COLORS[1]],
+            tooltip: {trigger: "axis"},
+            legend: {bottom: 0},
+            grid: {left: 40, right: 32, top: 16, bottom: 48, containLabel: true},
+            xAxis: {type: "category", data: data.labels, boundaryGap: false},
+            yAxis: {type: "value", minInterval: 1},
+            graphic: emptyGraphic(total),
+            series: data.series.map(function (s) {
+                return {type: "line", name: s.name, data: s.values, smooth: false, symbolSize: 6};
+            })
+        }, []);
+    }
+
+    function kpi(key, label, display, target) {
+        var card = document.getElementById("kpi-" + key);
+        if (!card) {
+            return;
+        }
+        text(card.querySelector(".kpi-label"), label);
+        text(card.querySelector(".kpi-value"), display);
+        var targetEl = card.querySelector(".kpi-target");
+        card.classList.remove("kpi-met", "kpi-missed");
+        if (target) {
+            text(targetEl, (i18n.target || "") + " " + target.target_display + (target.met === null ? "" :
+                " · " + (target.met ? i18n.metTarget : i18n.missedTarget)));
+            if (target.met !== null) {
+                card.classList.add(target.met ? "kpi-met" : "kpi-missed");
+            }
+        }
+    }
+
+    function sla(data) {
+        kpi("breach_rate", data.labels.breach_rate, data.breach_rate_display);
+        text(document.querySelector("#kpi-breach_rate .kpi-target"), data.labels.received + ": " + data.received);
+        kpi("mean_response_hours", data.labels.mean_response_hours, data.mean_response_hours_display);
+        kpi("mean_resolution_hours", data.labels.mean_resolution_hours, data.mean_resolution_hours_display);
+    }
+
+    function targets(data) {
+        Object.keys(data.items).forEach(function (key) {
+            var item = data.items[key];
+            kpi(key, item.label, item.display, item);
+        });
+    }
+
+    function attention(data) {
+        Object.keys(data.items).forEach(function (key) {
+            var item = data.items[key];
+            var card = document.getElementById("attention-" + key);
+            if (!card) {
+                return;
+            }
+            card.setAttribute("href", item.link);
+            text(card.querySelector(".kpi-value"), item.value);
+            text(card.querySelector(".kpi-label"), item.label);
+            text(card.querySelector(".kpi-target"), item.detail || "");
+            card.classList.toggle("attention-alert", item.value > 0);
+        });
+    }
+
+    var RENDER = {
+        complaints_by_status: function (d) { bars("complaints_by_status", d, COLORS[0]); },
+        complaints_by_severity: function (d) { bars("complaints_by_severity", d, COLORS[2]); },
+        outlets_by_status: function (d) { pie("outlets_by_status", d); },
+        regions: regions,
+        trend: trend,
+        sla: sla,
+        targets: targets,
+        attention: attention
+    };
+
+    function failed(name) {
+        var el = document.getElementById("chart-" + name);
+        if (el) {
+            el.innerHTML = "";
+            var p = document.createElement("p");
+            p.className = "text-danger dashboard-error";
+            p.textContent = i18n.failed || "!";
+            el.appendChild(p);
+        }
+    }
+
+    function load() {
+        Object.keys(RENDER).forEach(function (name) {
+            fetch(url(name), {credentials: "same-origin", headers: {"Accept": "application/json"}})
+                .then(function (r) {
+                    if (!r.ok) {
+                        throw new Error(r.status);
+                    }
+                    return r.json();
+                })
+                .then(function (data) { RENDER[name](data); })
+                .catch(function () { failed(name); });
+        });
+    }
+
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+        clearTimeout(resizeTimer);
+        resizeTimer = setTimeout(function () {
+            Object.keys(charts).forEach(function (k) { charts[k].resize(); });
+        }, 100);
+    });
+    daysSelect.addEventListener("change", load);
+    load();
+}());

@@ -1,0 +1,224 @@
+"""Exports of every generated list: the list's filters, the user's region scope, translated
+headers and labels, neutralised formulas, masked phones; Excel through a real rq worker."""
+import csv
+import io
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import event as sa_event
+
+from app.core import queue
+from app.extensions import db
+from app.reports.models import UserJob
+from tests import factories
+
+FULL_PHONE = "13800001234"
+MASKED_PHONE = "138****1234"
+
+
+def _csv(response):
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+@pytest.fixture
+def orders(world):
+    """Orders in E and W; one completed, one whose customer name looks like a formula."""
+    done = factories.service_order(world.outlet_e, world.engineer_e, number="SO-E-DONE", status="completed")
+    evil = factories.service_order(world.outlet_e, world.engineer_e, number="SO-E-EVIL")
+    evil.customer_name = "=HYPERLINK(\"http://x\")"
+    db.session.commit()
+    return {"done": done.number, "evil": evil.number}
+
+
+def _column(rows, label):
+    return rows[0].index(label)
+
+
+def test_list_pages_offer_both_exports_with_the_query_string(world, login):
+    body = login("hq").get("/serviceorderview/list/?_flt_0_status=created").get_data(as_text=True)
+    assert 'id="list-export-csv"' in body and 'id="list-export-xlsx"' in body
+    assert "/serviceorderview/export.csv?_flt_0_status=created" in body
+    assert "/serviceorderview/export.xlsx?_flt_0_status=created" in body
+    # every generated list has them
+    assert 'id="list-export-csv"' in login("hq").get("/outletview/list/").get_data(as_text=True)
+    # the audit trail keeps its own export (one line per changed field)
+    trail = login("auditor").get("/auditeventview/list/").get_data(as_text=True)
+    assert 'id="audit-export-csv"' in trail and 'id="list-export-csv"' not in trail
+
+
+def test_csv_has_the_filtered_rows_translated_headers_and_no_formulas(orders, login):
+    rows = _csv(login("hq").get("/serviceorderview/export.csv?_flt_0_status=created"))
+    header, data = rows[0], rows[1:]
+    assert header[0] == "工单号" and "客户电话" in header and "状态" in header  # Chinese headers
+    numbers = {row[0] for row in data}
+    assert numbers == {"SO-E-1", "SO-W-1", orders["evil"]}  # the completed order is filtered out
+    status = _column(rows, "状态")
+    assert {row[status] for row in data} == {"已创建"}  # translated enumeration labels
+    outlet = _column(rows, "服务网点")
+    assert "SH001 上海浦东网点" in {row[outlet] for row in data}  # related records by name
+    evil = next(row for row in data if row[0] == orders["evil"])
+    assert evil[1] == "'=HYPERLINK(\"http://x\")"  # neutralised
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in data for cell in row)
+    created = _column(rows, "创建时间")
+    assert all(len(row[created]) == 16 for row in data)  # local "YYYY-MM-DD HH:MM"
+
+
+def test_csv_dates_are_in_shanghai_time(world, login):
+    from datetime import datetime
+
+    from app.orders.models import ServiceOrder
+
+    order = db.session.get(ServiceOrder, world.order_e.id)
+    order.created_at = datetime(2026, 3, 1, 20, 30)  # UTC
+    db.session.commit()
+    rows = _csv(login("hq").get("/serviceorderview/export.csv?_flt_0_number=SO-E-1"))
+    assert rows[1][_column(rows, "创建时间")] == "2026-03-02 04:30"
+
+
+def test_csv_keeps_the_users_region_scope(orders, login):
+    rows = _csv(login("manager_e").get("/serviceorderview/export.csv"))
+    numbers = {row[0] for row in rows[1:]}
+    assert "SO-W-1" not in numbers and "SO-E-1" in numbers and orders["done"] in numbers
+    rows = _csv(login("manager_w").get("/serviceorderview/export.csv"))
+    assert {row[0] for row in rows[1:]} == {"SO-W-1"}
+    # a filter cannot widen the scope
+    rows = _csv(login("manager_e").get("/serviceorderview/export.csv?_flt_0_number=SO-W-1"))
+    assert rows[1:] == []
+
+
+def test_csv_masks_phones_for_users_who_may_not_see_them(world, login):
+    manager = login("manager_e").get("/serviceorderview/export.csv?_flt_0_number=SO-E-1")
+    rows = _csv(manager)
+    assert rows[1][_column(rows, "客户电话")] == MASKED_PHONE
+    assert FULL_PHONE.encode() not in manager.get_data()
+    rows = _csv(login("agent_e").get("/serviceorderview/export.csv?_flt_0_number=SO-E-1"))
+    assert rows[1][_column(rows, "客户电话")] == FULL_PHONE
+
+
+def test_export_needs_read_permission_on_the_list(world, login):
+    page = login("manager_e")
+    assert page.get("/settingview/export.csv").status_code == 403
+    assert page.post("/settingview/export.xlsx").status_code == 403
+    assert login("auditor").get("/settingview/export.csv").status_code == 200
+
+
+def test_csv_reads_in_batches(world, login, monkeypatch):
+    from app.core import exports
+
+    for i in range(7):
+        factories.part(sku=f"EXP-{i:02d}")
+    db.session.commit()
+    monkeypatch.setattr(exports, "BATCH", 2)
+    rows = _csv(login("hq").get("/partview/export.csv?_flt_2_sku=EXP-"))
+    assert sorted(row[0] for row in rows[1:]) == [f"EXP-{i:02d}" for i in range(7)]
+
+
+def _start_xlsx(client, query):
+    response = client.post(f"/serviceorderview/export.xlsx?{query}")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/myjobs/")
+    return db.session.query(UserJob).order_by(UserJob.id.desc()).first()
+
+
+def test_progress_is_committed_in_steps(world, login, monkeypatch):
+    """The job itself (in process), small batches: progress rises to the total."""
+    from app.core import exports as core_exports
+    from app.reports import exports
+
+    for i in range(5):
+        factories.service_order(world.outlet_e, world.engineer_e, number=f"SO-STEP-{i}")
+    db.session.commit()
+    monkeypatch.setattr(core_exports, "BATCH", 2)
+    monkeypatch.setattr(exports, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(queue, "enqueue", lambda *a, **k: type("J", (), {"id": "fake"})())
+    job = _start_xlsx(login("manager_e"), "_flt_2_number=SO-STEP-")
+    assert job.status == "queued" and job.params["view"] == "ServiceOrderView"
+    assert job.params["args"] == {"_flt_2_number": ["SO-STEP-"]}
+    seen = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE user_job SET progress"):
+            seen.append(parameters)
+
+    sa_event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        assert exports.export_list(job.id) == 5
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", spy)
+    db.session.expire_all()
+    job = db.session.get(UserJob, job.id)
+    assert len(seen) == 2  # after rows 2 and 4
+    assert job.status == "done" and job.progress == job.total == 5
+    assert exports.export_list(job.id) is None  # a finished job is left alone
+
+
+def test_xlsx_export_through_a_real_worker(app, orders, login, monkeypatch):
+    name = f"test-export-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(app.config, "RQ_QUEUE", name)
+    manager = login("manager_e")
+    job = _start_xlsx(manager, "_flt_0_status=created")
+    assert job.kind == "export" and job.status == "queued" and job.rq_job_id
+    assert job.user_id == factories.user("manager_e").id
+
+    redis_url = queue.redis_url(app)
+    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
+    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
+    result = subprocess.run(
+        [rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url", redis_url, name],
+        env=env, capture_output=True, text=True, timeout=180,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    db.session.expire_all()
+    job = db.session.get(UserJob, job.id)
+    assert job.status == "done", (job.error, result.stderr[-3000:])
+    assert job.progress == job.total == 2  # manager_e: the two created orders of region E
+    assert job.output_name.endswith(".xlsx") and job.result == {"rows": 2}
+
+    listing = manager.get("/myjobs/").get_data(as_text=True)
+    assert f"/myjobs/{job.id}/download" in listing
+    download = manager.get(f"/myjobs/{job.id}/download")
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    rows = [list(r) for r in load_workbook(io.BytesIO(download.get_data()), read_only=True).active
+            .iter_rows(values_only=True)]
+    assert rows[0][0] == "工单号"
+    assert {r[0] for r in rows[1:]} == {"SO-E-1", orders["evil"]}  # filtered, in scope (no W rows)
+    phone = rows[0].index("客户电话")
+    assert {r[phone] for r in rows[1:]} == {MASKED_PHONE}
+    evil = next(r for r in rows[1:] if r[0] == orders["evil"])
+    assert evil[1].startswith("'=")
+
+    for other in ("manager_w", "hq", "admin"):
+        assert login(other).get(f"/myjobs/{job.id}/download").status_code == 404, other
+    queue.get_queue(name).delete(delete_jobs=True)
+
+
+def test_xlsx_export_says_so_when_the_queue_is_down(world, login, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(queue, "enqueue", down)
+    client = login("hq")
+    job = _start_xlsx(client, "")
+    assert job.status == "failed" and job.error
+    assert client.get("/myjobs/").status_code == 200
+
+
+def test_every_generated_list_exports_as_csv(app, world, login):
+    from app.core.views import BaseModelView
+
+    admin = login("admin")
+    for view in app.appbuilder.baseviews:
+        if not isinstance(view, BaseModelView):
+            continue
+        rows = _csv(admin.get(f"/{view.route_base.strip('/')}/export.csv"))
+        assert rows and len(rows[0]) >= len(view.list_columns), view.__class__.__name__
+        assert all(len(row) == len(rows[0]) for row in rows), view.__class__.__name__
