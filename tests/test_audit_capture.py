@@ -2,9 +2,6 @@
 statements, security tables — and security events; the database refuses to change it; the hash
 chain shows any change made around it, also with concurrent writers on PostgreSQL."""
 import json
-import os
-import subprocess
-import sys
 import threading
 import uuid
 
@@ -17,6 +14,7 @@ from app.audit_trail.models import AuditEvent
 from app.core import clock, queue
 from app.extensions import db
 from tests import factories
+from tests.workers import burst
 
 
 @pytest.fixture
@@ -139,16 +137,8 @@ def test_a_job_on_a_real_worker_is_the_actor(world, app, since):
     world.cert_e.status = "expired"
     db.session.commit()
     name = f"test-{uuid.uuid4().hex[:8]}"
-    redis_url = queue.redis_url(app)
     Queue(name, connection=queue.connection(app)).enqueue(jobs.refresh_certification_statuses)
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    result = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "rq"), "worker", "--burst", "--worker-class",
-         "app.core.queue.AppWorker", "--url", redis_url, name],
-        env=env, capture_output=True, text=True, timeout=120,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert result.returncode == 0, result.stderr[-2000:]
+    burst(app, name)
     [fixed] = events(since, entity="certification", action="bulk_update")
     assert (fixed.actor_kind, fixed.actor_name) == ("job", "job:refresh_certification_statuses")
     assert chain.verify(db.session)["ok"]

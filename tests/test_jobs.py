@@ -1,7 +1,4 @@
 """Background work: the nightly certification refresh, run by a real rq worker process."""
-import os
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
 
@@ -13,6 +10,7 @@ from app.core import clock, queue
 from app.engineers.models import Certification
 from app.extensions import db
 from tests import factories
+from tests.workers import burst
 
 
 def _stale_certificates():
@@ -54,18 +52,9 @@ def test_refresh_follows_time(app):
 def test_real_worker_runs_the_refresh(app):
     ids = _stale_certificates()
     name = f"test-{uuid.uuid4().hex[:8]}"
-    redis_url = queue.redis_url(app)
     q = Queue(name, connection=queue.connection(app))
     job = q.enqueue(jobs.refresh_certification_statuses)
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
-    result = subprocess.run(
-        [rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url", redis_url, name],
-        env=env, capture_output=True, text=True, timeout=120,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = burst(app, name)
     job.refresh()
     latest = job.latest_result()
     assert job.get_status() == "finished", (latest.exc_string if latest else "", result.stderr[-3000:])

@@ -1,8 +1,5 @@
 """The periodic qualification jobs: annual audits opened 30 days ahead, outlets flagged when they
 drop below a computed criterion with one special audit — all idempotent — and run by a real worker."""
-import os
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
 
@@ -16,6 +13,7 @@ from app.extensions import db
 from app.network.models import Outlet
 from app.qualification.models import QualificationAudit
 from tests import factories
+from tests.workers import burst
 from tests.qualification_support import qualifying_outlet, staff
 
 
@@ -134,19 +132,10 @@ def test_a_real_worker_runs_the_qualification_jobs(east, app):
     factories.outlet(east)
     db.session.commit()
     name = f"test-{uuid.uuid4().hex[:8]}"
-    redis_url = queue.redis_url(app)
     q = Queue(name, connection=queue.connection(app))
     annual = q.enqueue(jobs.open_annual_audits)
     check = q.enqueue(jobs.check_outlet_qualification)
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
-    result = subprocess.run(
-        [rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url", redis_url, name],
-        env=env, capture_output=True, text=True, timeout=120,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = burst(app, name)
     annual.refresh()
     check.refresh()
     assert annual.return_value() == 1, result.stderr[-3000:]
