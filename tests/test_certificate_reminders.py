@@ -3,9 +3,6 @@
 Time is pinned to DAY; the world's own certificates expire about a year after the real today, so
 they have long expired by then and never interfere.
 """
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 
 import pytest
@@ -18,7 +15,8 @@ from app.engineers import reminders
 from app.engineers.models import Certification
 from app.extensions import db
 from tests import factories
-from tests.test_complaints_email import ROOT, _body, _subject, queue_name, smtp  # noqa: F401  (fixtures)
+from tests.test_complaints_email import _body, _subject, queue_name, smtp  # noqa: F401  (fixtures)
+from tests.workers import burst
 
 DAY = date(2030, 6, 10)
 OUTLET_EMAIL = "pudong@example.com"
@@ -175,7 +173,8 @@ def test_the_email_is_in_chinese_and_says_what_to_do(w):
     cert = _cert(w, 7)
     _run()
     (row,) = _rows()
-    expires = cert.expires_on.isoformat()
+    d = cert.expires_on
+    expires = f"{d.year}年{d.month}月{d.day}日"  # the Chinese date format, whatever the current locale
     assert "E1001" in row.subject and "张工" in row.subject and "制冷与空调作业操作证" in row.subject
     assert expires in row.subject and "7" in row.subject
     body = row.body
@@ -280,14 +279,7 @@ def test_queue_email_without_recipients_writes_nothing(app):
 
 def _run_worker(app, name, port):
     """A real rq worker (burst) whose jobs queue their follow-up jobs on the same queue."""
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=queue.redis_url(app), MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port),
-               RQ_QUEUE=name, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
-    result = subprocess.run([rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url",
-                             env["REDIS_URL"], name], env=env, cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    burst(app, name, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, RQ_QUEUE=name)
 
 
 def test_end_to_end_the_scheduled_job_on_a_real_worker_mails_once(w, smtp, queue_name, app):  # noqa: F811

@@ -1,9 +1,6 @@
 """Complaint emails, end to end: outbox row (core.outbox) → rq job on a real worker → SMTP sink on loopback."""
 import email
-import os
 import socket
-import subprocess
-import sys
 import uuid
 from email.header import decode_header, make_header
 
@@ -11,14 +8,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.complaints import services
-from app.core import clock, outbox, queue
+from app.core import clock, outbox
 from app.core.models import Notification
 from app.extensions import db
 from seeds.reference import load_default_calendar
 from tests import factories
 from tests.test_complaints_lifecycle import new_complaint
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.workers import burst
 
 
 class Sink:
@@ -55,14 +51,7 @@ def queue_name(app):
 
 
 def _run_worker(app, queue_name, port):
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=queue.redis_url(app), MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port),
-               UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
-    result = subprocess.run([rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url",
-                             env["REDIS_URL"], queue_name], env=env, cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    burst(app, queue_name, MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
 
 
 def _subject(msg):

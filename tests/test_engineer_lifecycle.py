@@ -287,7 +287,7 @@ def test_show_page_and_api_carry_the_star_level_inputs(world, login, api):
     body = show_body(c.get(f"/engineerview/show/{e.id}").get_data(as_text=True))
     for text in ("Star score", "84.5", "Completed orders (star window)", "On-time arrival rate", "91.7%",
                  "First-time-fix rate", "75.0%", "Mean satisfaction", "4.58", "Star level computed on",
-                 "2026-03-01", "★★★★"):
+                 "Mar 1, 2026", "★★★★"):
         assert text in body, text
     row = api("auditor").get(f"/api/v1/engineer/{e.id}").get_json()["result"]
     assert (row["star_level"], row["star_score"], row["star_orders"], row["star_computed_on"]) == (
@@ -299,3 +299,9 @@ def test_show_page_and_api_carry_the_star_level_inputs(world, login, api):
     # the inputs are computed, not written
     r = api("hq").put(f"/api/v1/engineer/{e.id}", json={"star_score": "99.0"})
     assert r.status_code == 422 and "star_score" in r.get_json()["errors"]
+    # nor is the level itself: the nightly job owns it
+    for payload in ({"star_level": 5}, {"name": "改名", "star_level": 5}):
+        r = api("hq").put(f"/api/v1/engineer/{e.id}", json=payload)
+        assert r.status_code == 422 and "star_level" in r.get_json()["errors"], r.get_json()
+    db.session.expire_all()
+    assert e.star_level == 4 and e.name != "改名"  # nothing of either request was written

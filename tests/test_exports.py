@@ -2,9 +2,6 @@
 headers and labels, neutralised formulas, masked phones; Excel through a real rq worker."""
 import csv
 import io
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -15,6 +12,8 @@ from app.core import queue
 from app.extensions import db
 from app.reports.models import UserJob
 from tests import factories
+from tests.test_pages_support import list_body, row_ids
+from tests.workers import burst
 
 FULL_PHONE = "13800001234"
 MASKED_PHONE = "138****1234"
@@ -121,6 +120,67 @@ def test_csv_reads_in_batches(world, login, monkeypatch):
     assert sorted(row[0] for row in rows[1:]) == [f"EXP-{i:02d}" for i in range(7)]
 
 
+@pytest.fixture
+def stars(world):
+    """Nine engineers in E with star levels that tie, and two never rated (NULL)."""
+    levels = [3, None, 5, 3, 1, None, 4, 3, 2]
+    for i, level in enumerate(levels):
+        factories.engineer(world.outlet_e, employee_no=f"ST{9 - i:02d}", star_level=level)
+    db.session.commit()
+    return {f"ST{9 - i:02d}": level for i, level in enumerate(levels)}
+
+
+def _listed(client, query):
+    """Employee numbers in the order the engineer list page shows them."""
+    from app.engineers.models import Engineer
+
+    ids = row_ids(list_body(client.get(f"/engineerview/list/?_flt_2_employee_no=ST&{query}").get_data(as_text=True)))
+    numbers = dict(db.session.query(Engineer.id, Engineer.employee_no).filter(Engineer.id.in_(ids)))
+    return [numbers[i] for i in ids]
+
+
+def _exported(client, query):
+    rows = _csv(client.get(f"/engineerview/export.csv?_flt_2_employee_no=ST&{query}"))
+    column = next(i for i, cell in enumerate(rows[1]) if cell.startswith("ST"))
+    return [row[column] for row in rows[1:]]
+
+
+@pytest.mark.parametrize("query", [
+    "",  # the view's own order (employee number)
+    "_oc_EngineerView=employee_no&_od_EngineerView=desc",
+    "_oc_EngineerView=star_level&_od_EngineerView=asc",  # ties and NULLs across batch boundaries
+    "_oc_EngineerView=star_level&_od_EngineerView=desc",
+])
+def test_csv_follows_the_lists_sort_order(stars, login, monkeypatch, query):
+    from app.core import exports
+
+    monkeypatch.setattr(exports, "BATCH", 2)
+    client = login("hq")
+    listed, exported = _listed(client, query), _exported(client, query)
+    assert sorted(exported) == sorted(stars) and len(exported) == len(stars)  # each row once
+    if "star_level" in query:
+        # rows of the same level may come in any order on the page; the levels (NULLs where the
+        # database puts them) come in the page's order
+        assert [stars[n] for n in exported] == [stars[n] for n in listed], (listed, exported)
+    else:
+        assert exported == listed
+    if "desc" in query and "employee_no" in query:
+        assert exported == sorted(stars, reverse=True)
+
+
+def test_csv_ignores_a_sort_the_list_does_not_offer(stars, login):
+    client = login("hq")
+    exported = _exported(client, "_oc_EngineerView=password&_od_EngineerView=desc")
+    assert exported == sorted(stars)  # the view's base order, not an arbitrary column
+
+
+def test_xlsx_job_keeps_the_lists_sort(world, login, monkeypatch):
+    monkeypatch.setattr(queue, "enqueue", lambda *a, **k: type("J", (), {"id": "fake"})())
+    job = _start_xlsx(login("hq"), "_flt_0_status=created&_oc_ServiceOrderView=number&_od_ServiceOrderView=asc")
+    assert job.params["args"] == {"_flt_0_status": ["created"], "_oc_ServiceOrderView": "number",
+                                  "_od_ServiceOrderView": "asc"}
+
+
 def _start_xlsx(client, query):
     response = client.post(f"/serviceorderview/export.xlsx?{query}")
     assert response.status_code == 302 and response.headers["Location"].endswith("/myjobs/")
@@ -167,16 +227,7 @@ def test_xlsx_export_through_a_real_worker(app, orders, login, monkeypatch):
     assert job.kind == "export" and job.status == "queued" and job.rq_job_id
     assert job.user_id == factories.user("manager_e").id
 
-    redis_url = queue.redis_url(app)
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
-    result = subprocess.run(
-        [rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url", redis_url, name],
-        env=env, capture_output=True, text=True, timeout=180,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = burst(app, name, timeout=180)
     db.session.expire_all()
     job = db.session.get(UserJob, job.id)
     assert job.status == "done", (job.error, result.stderr[-3000:])
@@ -222,3 +273,13 @@ def test_every_generated_list_exports_as_csv(app, world, login):
         rows = _csv(admin.get(f"/{view.route_base.strip('/')}/export.csv"))
         assert rows and len(rows[0]) >= len(view.list_columns), view.__class__.__name__
         assert all(len(row) == len(rows[0]) for row in rows), view.__class__.__name__
+
+
+def test_dates_export_as_iso_without_the_pages_badges(world, login):
+    """The page writes 2026年…日 with "(12 days left)"; the spreadsheet gets a sortable ISO date."""
+    cert = world.engineer_e.certifications[0] if world.engineer_e.certifications else factories.certification(
+        world.engineer_e)
+    db.session.commit()
+    rows = _csv(login("hq").get(f"/certificationview/export.csv?_flt_0_number={cert.number}"))
+    expires = rows[0].index("到期日期")
+    assert [row[expires] for row in rows[1:]] == [cert.expires_on.isoformat()]

@@ -29,6 +29,12 @@ def _read(client, view, pk, *expected):
         assert value in body, (value, body)
 
 
+def _chinese(moment):
+    """How a Chinese page writes a stored (UTC) time: in Beijing time, e.g. 2026年11月23日 14:30."""
+    t = clock.to_local(moment)
+    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
+
+
 def _delete(client, view, model, pk):
     resp = client.post(f"/{view}/delete/{pk}")
     assert resp.status_code in (302, 303)
@@ -151,7 +157,7 @@ def test_training_record_crud(world, login):
     assert_saved(c.post("/trainingrecordview/add", data=data))
     rec = db.session.query(TrainingRecord).filter_by(engineer_id=world.engineer_e.id).one()
     assert rec.kind == "onboarding" and rec.passed is True and rec.practical_score == Decimal("92")
-    _read(c, "trainingrecordview", rec.id, "E1001", "2026-01-10")
+    _read(c, "trainingrecordview", rec.id, "E1001", "2026年1月10日")
 
     assert_saved(c.post(f"/trainingrecordview/edit/{rec.id}", data={**data, "practical_score": "70"}))
     rec = fresh(TrainingRecord, rec.id)
@@ -214,7 +220,7 @@ def test_service_order_crud_as_agent(world, login):
     assert order.dispatched_at == base
     assert order.appointment_at == base + timedelta(days=1)
     _read(agent, "serviceorderview", order.id, "SO-E-100", "陈先生",
-          clock.to_local(base).strftime("%Y-%m-%d %H:%M"))
+          _chinese(base))
 
     assert_saved(agent.post(f"/serviceorderview/edit/{order.id}", data={
         **data, "status": "completed", "arrived_at": _local(base + timedelta(hours=20)),

@@ -6,7 +6,7 @@ import json
 from flask_babel import gettext
 
 from app.audit_trail.enums import AUDIT_ACTION, EXTRA_ENTITY_LABELS, ROW_ACTIONS
-from app.core import clock
+from app.core import l10n
 
 NONE = "—"
 SUMMARY_SKIPPED = {"id", "created_at", "updated_at", "created_on", "changed_on", "created_by_fk", "changed_by_fk"}
@@ -125,7 +125,7 @@ def summary(event, limit=4):
 def local_time(value, seconds=True):
     if value is None:
         return ""
-    return clock.to_local(value).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return l10n.datetime_text(value, seconds=seconds)
 
 
 def action_label(code):

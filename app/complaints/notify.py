@@ -8,12 +8,12 @@ commit time.
 """
 from flask_babel import force_locale, gettext as _
 
-from app.core import clock, outbox
+from app.core import l10n, outbox
 from app.extensions import db
 
 
 def _local(moment):
-    return clock.to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+    return l10n.datetime_text(moment) if moment else "-"
 
 
 def _queue(recipients, subject, body, topic, complaint):

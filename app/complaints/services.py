@@ -16,7 +16,7 @@ from app.complaints import notify, sla
 from app.complaints.models import (
     Complaint, ComplaintEvent, ComplaintPause, Escalation, EscalationDelegation,
 )
-from app.core import clock, scope, settings
+from app.core import clock, l10n, scope, settings
 from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid
 from app.core.services import load, run_validators, savepoint, transaction, validates_entity
 from app.extensions import db
@@ -197,7 +197,7 @@ def resume(complaint_id, actor):
         db.session.flush()
         clk = sla.recompute(c)
         _event(c, "resumed", actor, _("New resolution due time: %(due)s",
-                                      due=clock.to_local(clk.resolution_due).strftime("%Y-%m-%d %H:%M")))
+                                      due=l10n.datetime_text(clk.resolution_due)))
     return c
 
 
@@ -423,7 +423,7 @@ def sweep(now=None, batch=500):
                     c.response_warned = True
                     counts["warned"] += 1
                     _event(c, "warning", None, _("First response due at %(due)s",
-                                                  due=clock.to_local(clk.response_due).strftime("%H:%M")))
+                                                  due=l10n.time_text(clk.response_due)))
                     notify.breach_warning(c, "response", clk.response_due)
                 if not c.response_breached and now >= clk.response_due:
                     c.response_breached = newly_breached = True
@@ -433,7 +433,7 @@ def sweep(now=None, batch=500):
                     c.resolution_warned = True
                     counts["warned"] += 1
                     _event(c, "warning", None, _("Resolution due at %(due)s",
-                                                  due=clock.to_local(clk.resolution_due).strftime("%Y-%m-%d %H:%M")))
+                                                  due=l10n.datetime_text(clk.resolution_due)))
                     notify.breach_warning(c, "resolution", clk.resolution_due)
                 if not c.resolution_breached and now >= clk.resolution_due:
                     c.resolution_breached = newly_breached = True

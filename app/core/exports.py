@@ -12,7 +12,8 @@ One set of pieces for every export (the generated lists here, the audit trail's 
   from query arguments (``_flt_<index>_<column>``), its base filters and the acting user's region
   scope; the show columns followed by the list-only (computed) ones, translated headers and
   enumeration labels, related records by name, flags as Yes/No, datetimes in Asia/Shanghai, the
-  customer's phone masked for users who may not see it. Rows are read in batches by primary key.
+  customer's phone masked for users who may not see it. Rows are read in batches (keyset
+  paging) in the list's own order: the user's sort column, else the view's ``base_order``.
 
 The workbook of a generated list is written by a background job (``reports.exports``), which
 registers itself with ``register_background_export``.
@@ -27,7 +28,7 @@ from decimal import Decimal
 from flask import Response
 from flask_babel import gettext
 from markupsafe import Markup
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import and_, inspect as sa_inspect, or_
 from sqlalchemy.orm import selectinload
 
 from app.core import clock
@@ -37,6 +38,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 500
 """Rows read per query (and, for CSV, written per chunk)."""
 FILTER_ARG = re.compile(r"_flt_(\d)_(.*)")
+ORDER_ARG = re.compile(r"_o[cd]_\w+")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 
@@ -159,6 +161,22 @@ def filter_args(args):
     return out
 
 
+def list_args(args):
+    """The list filters and its sort (``_oc_<View>``/``_od_<View>``) among query arguments, as kept
+    with a background export."""
+    out = filter_args(args)
+    for key in args:
+        if ORDER_ARG.fullmatch(key):
+            value = args[key]
+            out[key] = value[0] if isinstance(value, (list, tuple)) else value
+    return out
+
+
+def _first(args, key):
+    value = args.get(key) if hasattr(args, "get") else None
+    return value[0] if isinstance(value, (list, tuple)) and value else value
+
+
 def _local_datetime(value):
     return clock.to_local(value).strftime("%Y-%m-%d %H:%M")
 
@@ -177,6 +195,7 @@ class ListExport:
         self.model = view.datamodel.obj
         self.columns = self._columns()
         self.filters = self._filters(args or {})
+        self.order = self._order(args or {})
 
     # --- what is exported ----------------------------------------------------------------------
     def _columns(self):
@@ -211,6 +230,19 @@ class ListExport:
                 filters.add_filter_index(column, int(index), values)
         return filters.get_joined_filters(view._base_filters)
 
+    def _order(self, args):
+        """``(attribute, ascending)`` as the list page sorts: the user's column (``_oc_<View>``,
+        ``_od_<View>``) when the list offers it, else the view's ``base_order``; ``None`` for
+        primary-key order."""
+        view, mapper = self.view, sa_inspect(self.model)
+        name = type(view).__name__
+        column, direction = _first(args, f"_oc_{name}"), _first(args, f"_od_{name}")
+        if column not in (view.order_columns or ()):
+            column, direction = view.base_order or (None, None)
+        if column is None or column not in mapper.column_attrs:
+            return None
+        return column, direction != "desc"
+
     def query(self):
         dm = self.view.datamodel
         query = dm.apply_filters(db.session.query(self.model), self.filters)
@@ -235,19 +267,49 @@ class ListExport:
                 options.append(option)
         return options
 
-    def batches(self, size=None):
-        """The rows' objects, ``size`` at a time, by primary key (memory stays flat)."""
-        size = size or BATCH
+    def _keyset(self):
+        """``(order_by, after)``: the list's order with the primary key as tie-break, and a function
+        giving the condition for the rows after a given row. NULLs go where the database puts them
+        on the list page (PostgreSQL: as the largest value; SQLite: as the smallest)."""
         pk = self.model.__mapper__.primary_key[0]
+        pk_attr = getattr(self.model, pk.key)
+        if self.order is None:
+            return [pk_attr.asc()], lambda row: pk_attr > getattr(row, pk.key)
+        name, ascending = self.order
+        if name == pk.key:
+            return ([pk_attr.asc() if ascending else pk_attr.desc()],
+                    lambda row: (pk_attr > getattr(row, pk.key)) if ascending else (pk_attr < getattr(row, pk.key)))
+        key = getattr(self.model, name)
+        nulls_large = db.session.get_bind().dialect.name == "postgresql"
+        nulls_last = ascending == nulls_large
+        ordered = key.asc() if ascending else key.desc()
+        order_by = [ordered.nulls_last() if nulls_last else ordered.nulls_first(), pk_attr.asc()]
+
+        def after(row):
+            value, last_pk = getattr(row, name), getattr(row, pk.key)
+            if value is None:
+                tail = and_(key.is_(None), pk_attr > last_pk)
+                return tail if nulls_last else or_(tail, key.isnot(None))
+            beyond = key > value if ascending else key < value
+            condition = or_(beyond, and_(key == value, pk_attr > last_pk))
+            return or_(condition, key.is_(None)) if nulls_last else condition
+
+        return order_by, after
+
+    def batches(self, size=None):
+        """The rows' objects, ``size`` at a time, in the list's order (keyset paging: memory stays
+        flat and each batch costs the same)."""
+        size = size or BATCH
+        order_by, after = self._keyset()
         base = self.query().options(*self._load_options())
         last = None
         while True:
-            query = base if last is None else base.filter(pk > last)
-            batch = query.order_by(pk).limit(size).all()
+            query = base if last is None else base.filter(last)
+            batch = query.order_by(*order_by).limit(size).all()
             if not batch:
                 return
             yield batch
-            last = getattr(batch[-1], pk.key)
+            last = after(batch[-1])
             for item in batch:
                 if item in db.session:
                     db.session.expunge(item)
@@ -270,6 +332,8 @@ class ListExport:
         def make(col):
             if phones and col == personal.PHONE:
                 return lambda v: v if see_phones else personal.mask_phone(v)
+            if col in declared and "." not in col and (dm.is_date(col) or dm.is_datetime(col)):
+                return fallback(col)  # a spreadsheet sorts ISO dates; the page's badges stay on the page
             if col in declared:
                 formatter = declared[col]
 

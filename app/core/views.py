@@ -37,7 +37,7 @@ from wtforms.fields import DateField, DateTimeField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import html_params
 
-from app.core import clock, scope
+from app.core import clock, l10n, scope
 from app.core.datamodel import ScopedInterface
 from app.core.errors import DomainError
 from app.extensions import db
@@ -131,9 +131,15 @@ def yes_no(value):
 
 
 def local_datetime(value):
-    if value is None:
-        return ""
-    return clock.to_local(value).strftime("%Y-%m-%d %H:%M")
+    return l10n.datetime_text(value)
+
+
+def local_date(value):
+    return l10n.date_text(value)
+
+
+def local_number(value):
+    return l10n.number_text(value)
 
 
 def enum_formatter(enumeration):
@@ -566,6 +572,10 @@ class BaseModelView(ModelView):
                 self.formatters_columns[col] = yes_no
             elif dm.is_datetime(col):
                 self.formatters_columns[col] = local_datetime
+            elif dm.is_date(col):
+                self.formatters_columns[col] = local_date
+            elif dm.is_float(col) or dm.is_numeric(col):
+                self.formatters_columns[col] = local_number
         self._filters = ViewFilters(dm, self.search_columns, self._column_filters())
         self._ajax = {}
 

@@ -3,7 +3,7 @@ from flask import jsonify, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
-from app.core import clock
+from app.core import l10n
 from app.core.errors import DomainError
 from app.extensions import db
 
@@ -54,11 +54,10 @@ def install(app):
             return jsonify({"message": exc.description or exc.name, "errors": {}}), exc.code
         return exc
 
-    @app.template_filter("local_dt")
-    def _local_dt(value, fmt="%Y-%m-%d %H:%M"):
-        if value is None:
-            return ""
-        return clock.to_local(value).strftime(fmt)
+    app.add_template_filter(l10n.datetime_text, "local_dt")
+    app.add_template_filter(l10n.date_text, "local_date")
+    app.add_template_filter(l10n.time_text, "local_time")
+    app.add_template_filter(l10n.number_text, "num")
 
     @app.context_processor
     def _helpers():

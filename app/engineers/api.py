@@ -31,9 +31,9 @@ class EngineerApi(BaseApi):
     resource_name = "engineer"
     class_permission_name = p.ENGINEER
     datamodel = ScopedInterface(Engineer)
-    _fields = ["employee_no", "name", "phone", "email", "outlet", "hire_date", "status", "star_level"]
-    # the inputs of the nightly star level (engineers.stars): read-only
-    _star = ["star_score", "star_orders", "star_on_time_rate", "star_first_time_fix_rate",
+    _fields = ["employee_no", "name", "phone", "email", "outlet", "hire_date", "status"]
+    # the nightly star level (engineers.stars) and its inputs: read-only
+    _star = ["star_level", "star_score", "star_orders", "star_on_time_rate", "star_first_time_fix_rate",
              "star_satisfaction", "star_computed_on"]
     list_columns = ["id"] + _fields + ["suspension_reason"] + _star
     show_columns = ["id"] + _fields + ["suspension_reason"] + _star + TIMESTAMPS

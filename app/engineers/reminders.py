@@ -22,7 +22,7 @@ from datetime import timedelta
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import select
 
-from app.core import clock, outbox, scope, settings
+from app.core import clock, l10n, outbox, scope, settings
 from app.core.models import Notification
 from app.core.services import transaction
 from app.engineers.models import Certification, CertificationType, Engineer, certification_type_product_category
@@ -101,7 +101,7 @@ def _render(row, days_left, categories):
     with force_locale("zh"):
         d = {
             "employee_no": row.employee_no, "engineer": row.engineer_name, "type": row.type_name,
-            "number": row.number, "expires_on": row.expires_on.isoformat(), "days": days_left,
+            "number": row.number, "expires_on": l10n.date_text(row.expires_on), "days": days_left,
         }
         subject = _("[Certificate reminder] %(employee_no)s %(engineer)s: %(type)s expires on %(expires_on)s "
                     "(%(days)s days left)", **d)
@@ -122,7 +122,7 @@ def _render(row, days_left, categories):
             (_("Outlet"), f"{row.outlet_code} {row.outlet_name}"),
             (_("Certification type"), row.type_name),
             (_("Certificate no."), row.number),
-            (_("Expires on"), row.expires_on.isoformat()),
+            (_("Expires on"), l10n.date_text(row.expires_on)),
             (_("Days left"), str(days_left)),
         ]
     body = "\n".join([intro, ""] + [f"{label}：{value}" for label, value in fields] + ["", action])

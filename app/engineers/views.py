@@ -6,7 +6,7 @@ from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app.core import clock, scope
+from app.core import clock, l10n, scope
 from app.core.errors import DomainError
 from app.core.views import (
     VIEW_METHOD_PERMISSIONS, WRITE, BaseModelView, FilterDateWithinDays, FilterInRegion, FilterYesNo, badge,
@@ -164,7 +164,7 @@ def expiry_formatter(value):
         note = gettext("expires today")
     else:
         note = gettext("%(n)s days left", n=days)
-    return Markup('{} <small class="text-muted">({})</small>').format(value.isoformat(), note)
+    return Markup('{} <small class="text-muted">({})</small>').format(l10n.date_text(value), note)
 
 
 class CertificationView(BaseModelView):

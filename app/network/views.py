@@ -3,7 +3,7 @@ from datetime import timedelta
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 
-from app.core import clock
+from app.core import clock, l10n
 from app.core.views import (
     BaseModelView, FilterDateWithinDays, FilterYesNo, badge, days_search, scoped, yes_no, yes_no_search,
 )
@@ -64,10 +64,10 @@ def audit_due_formatter(value):
         return ""
     today = clock.today()
     if value < today:
-        return Markup("{} {}").format(value.isoformat(), badge(gettext("Overdue"), "danger"))
+        return Markup("{} {}").format(l10n.date_text(value), badge(gettext("Overdue"), "danger"))
     if value <= today + timedelta(days=30):
-        return Markup("{} {}").format(value.isoformat(), badge(gettext("Due soon"), "warning"))
-    return value.isoformat()
+        return Markup("{} {}").format(l10n.date_text(value), badge(gettext("Due soon"), "warning"))
+    return l10n.date_text(value)
 
 
 def _ratio(actual, required, ok):

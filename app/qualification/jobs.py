@@ -7,7 +7,7 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
-from app.core import clock, settings
+from app.core import clock, l10n, settings
 from app.core.services import savepoint, transaction
 from app.extensions import db
 from app.network.models import Outlet
@@ -50,7 +50,7 @@ def open_annual_audits():
         ).scalars().all()
         with force_locale("zh"):
             for outlet in outlets:
-                note = _("Annual review due on %(due)s.", due=outlet.next_audit_due_on.isoformat())
+                note = _("Annual review due on %(due)s.", due=l10n.date_text(outlet.next_audit_due_on))
                 opened += _try_open(outlet, "annual", due_on=outlet.next_audit_due_on, origin="schedule",
                                     trigger_note=note)
     log.info("annual audits opened: %s", opened)

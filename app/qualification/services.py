@@ -25,7 +25,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from app.core import clock, scope, settings
+from app.core import clock, l10n, scope, settings
 from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
 from app.core.services import guards_delete, load, transaction, validates_entity
 from app.extensions import db
@@ -464,7 +464,7 @@ def apply_outcome(audit):
         db.session.flush()
         build_audit(outlet, "special", None, due_on=deadline, origin="follow_up", parent=audit,
                     trigger_note=_("Follow-up of %(number)s: rectify by %(deadline)s.", number=audit.number,
-                                   deadline=deadline.isoformat()))
+                                   deadline=l10n.date_text(deadline)))
     else:
         outlet.status = "terminated"
         outlet.next_audit_due_on = None

@@ -13,7 +13,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 
-from app.core import clock, queue
+from app.core import l10n, queue
 from app.core.web import csrf_ok
 from app.security import permissions as p
 
@@ -29,7 +29,7 @@ def _local(moment):
         return ""
     if moment.tzinfo is not None:  # rq keeps UTC
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return clock.to_local(moment).strftime("%Y-%m-%d %H:%M:%S")
+    return l10n.datetime_text(moment, seconds=True)
 
 
 def _exception_tail(job):

@@ -2,9 +2,6 @@
 errors and reads them row by row, uploads the corrected workbook, watches the check finish,
 confirms and sees the import done."""
 import io
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date
 
@@ -12,13 +9,13 @@ import pytest
 from flask_babel import force_locale
 from openpyxl import Workbook
 
-from app.core import queue
 from app.engineers.enums import ENGINEER_STATUS
 from app.engineers.models import Engineer
 from app.extensions import db
 from app.reports import imports
 from tests import factories
 from tests.browser.conftest import login, shot
+from tests.workers import running
 
 
 @pytest.fixture
@@ -26,20 +23,8 @@ def worker(app, monkeypatch):
     """An rq worker process on a queue of its own, for the length of the test."""
     name = f"browser-import-{uuid.uuid4().hex[:8]}"
     monkeypatch.setitem(app.config, "RQ_QUEUE", name)
-    redis_url = queue.redis_url(app)
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
-    process = subprocess.Popen(
-        [rq_bin, "worker", "--worker-class", "app.core.queue.AppWorker", "--url", redis_url, name],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with running(app, name) as process:
+        yield process
 
 
 def _file(tmp_path, name, rows):
