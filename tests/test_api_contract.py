@@ -151,6 +151,9 @@ def _training(world, **kw):
             "practical_hours": 50, "mentored_orders": 10, "theory_score": 85, "practical_score": 95, **kw}
 
 
+LATER = "2099-01-01T10:00:00+08:00"  # a completion time after any order's receipt
+
+
 def _order(world, **kw):
     return {"number": "SO-N", "customer_name": "刘先生", "customer_phone": "13600000000",
             "product_category": factories.category("air_conditioner").id, "outlet": world.outlet_e.id,
@@ -179,8 +182,9 @@ INVALID = [
     ("training_record", lambda w: _training(w, theory_hours=-0.5), {"theory_hours"}),
     ("training_record", lambda w: _training(w, passed=True), {"passed"}),
     ("service_order", lambda w: _order(w, kind="trade-in"), {"kind"}),
-    ("service_order", lambda w: _order(w, status="completed", satisfaction=0), {"satisfaction"}),
-    ("service_order", lambda w: _order(w, status="completed", satisfaction=6), {"satisfaction"}),
+    ("service_order", lambda w: _order(w, status="completed", completed_at=LATER, satisfaction=0), {"satisfaction"}),
+    ("service_order", lambda w: _order(w, status="completed", completed_at=LATER, satisfaction=6), {"satisfaction"}),
+    ("service_order", lambda w: _order(w, status="completed", satisfaction=5), {"completed_at"}),
     ("service_order", lambda w: _order(w, appointment_at="tomorrow"), {"appointment_at"}),
     ("service_order", lambda w: _order(w, engineer=w.engineer_w.id), {"engineer"}),
     ("service_order", lambda w: _order(w, satisfaction=5), {"satisfaction"}),

@@ -138,3 +138,15 @@ def test_no_external_urls(world, login):
             content = re.sub(r"/\*.*?\*/", "", content, flags=re.S)
             content = re.sub(r'"http://www\.w3\.org/[^"]*"', '""', content)
         assert not re.search(r"https?://|//cdn", content), path  # (an XML namespace is not a fetch)
+
+
+def test_a_breach_reads_as_a_problem_and_times_stay_on_one_line(world, login):
+    from tests.test_complaints_lifecycle import new_complaint
+
+    breached = new_complaint(world)
+    breached.response_breached = True
+    db.session.commit()
+    html = list_body(login("hq").get(f"/complaintview/list/?_flt_0_number={breached.number}").get_data(as_text=True))
+    assert '<span class="label label-danger">是</span>' in html  # response breached: red, not green
+    assert '<span class="label label-default">否</span>' in html  # resolution not breached
+    assert '<span class="text-nowrap">' in html  # "2026年11月23日 14:30" does not wrap in the cell

@@ -42,8 +42,7 @@ class DeniedHandler(logging.Handler):
 
 
 def install(appbuilder):
-    app = current_app._get_current_object() if not hasattr(appbuilder, "app") or appbuilder.app is None \
-        else appbuilder.app
+    app = current_app._get_current_object()
 
     @app.before_request
     def _request_id():

@@ -17,7 +17,7 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.core.personal import PhoneMaskingView
 from app.core.models import DAY_KIND, BusinessCalendar, CalendarDay
-from app.core.views import BaseModelView, scoped
+from app.core.views import BaseModelView, scoped, yes_is_bad
 from app.core.web import csrf_ok
 from app.extensions import db
 from app.security import permissions as p
@@ -138,6 +138,7 @@ class ComplaintView(PhoneMaskingView, BaseModelView):
                       "response_breached", "resolution_breached", "received_at"]
     base_order = ("received_at", "desc")
     enum_columns = {"status": COMPLAINT_STATUS, "severity": SEVERITY, "channel": CHANNEL}
+    formatters_columns = {"response_breached": yes_is_bad, "resolution_breached": yes_is_bad}
     singular = _l("complaint")
     related_depends = {"engineer": {"outlet": "outlet_id"}, "service_order": {"outlet": "outlet_id"}}
     quick_filters = [
@@ -148,6 +149,7 @@ class ComplaintView(PhoneMaskingView, BaseModelView):
 
     def show_extras(self, item):
         return {"timeline": services.timeline(item), "EVENT_KIND": EVENT_KIND}
+
     label_columns = {
         "number": _l("Complaint no."), "customer_name": _l("Customer"), "customer_phone": _l("Customer phone"),
         "channel": _l("Channel"), "outlet": _l("Outlet"), "service_order": _l("Service order"),
@@ -219,6 +221,7 @@ class BusinessCalendarView(BaseModelView):
         "monday_hours": _l("Monday"), "tuesday_hours": _l("Tuesday"), "wednesday_hours": _l("Wednesday"),
         "thursday_hours": _l("Thursday"), "friday_hours": _l("Friday"), "saturday_hours": _l("Saturday"),
         "sunday_hours": _l("Sunday"), "makeup_hours": _l("Make-up working day hours"),
+        "days": _l("Holidays and make-up working days"),
     }
 
 

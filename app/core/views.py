@@ -102,6 +102,11 @@ def _can_read(view):
     return cache[name]
 
 
+COMMON_LABELS = {"id": _l("ID"), "created_at": _l("Created at"), "updated_at": _l("Updated at")}
+"""Labels of the columns many models share (FAB would show "Created At", in English, in the
+search filters and the record history)."""
+
+
 def record_link(obj):
     """A related record by name, linked to its show page when the user may read it."""
     if obj is None:
@@ -122,20 +127,28 @@ def related_formatter(value):
     return record_link(value)
 
 
-def yes_no(value):
+def yes_no(value, yes_style="success"):
     if value is None:
         return ""
     if value:
-        return Markup('<span class="label label-success">{}</span>').format(gettext("Yes"))
+        return Markup('<span class="label label-{}">{}</span>').format(yes_style, gettext("Yes"))
     return Markup('<span class="label label-default">{}</span>').format(gettext("No"))
 
 
+def yes_is_bad(value):
+    """A flag where yes is a problem (a breach, an expiry): red."""
+    return yes_no(value, "danger")
+
+
 def local_datetime(value):
-    return l10n.datetime_text(value)
+    """Kept on one line in a table cell ("2026年11月23日 14:30")."""
+    text = l10n.datetime_text(value)
+    return Markup('<span class="text-nowrap">{}</span>').format(text) if text else ""
 
 
 def local_date(value):
-    return l10n.date_text(value)
+    text = l10n.date_text(value)
+    return Markup('<span class="text-nowrap">{}</span>').format(text) if text else ""
 
 
 def local_number(value):
@@ -547,7 +560,7 @@ class BaseModelView(ModelView):
 
     # --- set-up --------------------------------------------------------------------------------
     def _init_properties(self):
-        self.label_columns = dict(self.label_columns or {})
+        self.label_columns = {**COMMON_LABELS, **(self.label_columns or {})}
         self.formatters_columns = dict(self.formatters_columns or {})
         self.enum_columns = dict(self.enum_columns or {})
         self.virtual_search = dict(self.virtual_search or {})

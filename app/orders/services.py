@@ -1,6 +1,7 @@
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, select
 
+from app.core import clock
 from app.core.services import changed_fields, validates_entity
 from app.orders.models import ServiceOrder
 
@@ -67,5 +68,15 @@ def _service_order(item, errors):
         errors.add("arrived_at", _("Arrival cannot be before dispatch."))
     if item.completed_at and item.arrived_at and item.completed_at < item.arrived_at:
         errors.add("completed_at", _("Completion cannot be before arrival."))
+    elif item.completed_at and item.dispatched_at and item.completed_at < item.dispatched_at:
+        errors.add("completed_at", _("Completion cannot be before dispatch."))
+    # the database refuses it too (ck_service_order_completed_at); a new order is received now
+    received = item.created_at or clock.now()
+    if item.completed_at and item.completed_at < received:
+        errors.add("completed_at", _("Completion cannot be before the order was received."))
+    if item.created_at and item.created_at > clock.now() and "created_at" in changed_fields(item):
+        errors.add("created_at", _("The time received cannot be in the future."))
+    if item.status == "completed" and item.completed_at is None:
+        errors.add("completed_at", _("A completed order needs its completion time."))
     if item.satisfaction is not None and item.status != "completed":
         errors.add("satisfaction", _("Satisfaction is recorded once the order is completed."))
