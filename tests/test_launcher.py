@@ -1,0 +1,34 @@
+"""``bin/run``'s local mail folder: with no MAIL_SERVER, the product's emails land in var/mail/."""
+import smtplib
+from email.message import EmailMessage
+
+import pytest
+
+from app import launcher
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    """No business data here: replaces conftest's database clean-up for this module."""
+    yield
+
+
+def test_emails_without_a_mail_server_are_kept_as_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(launcher, "VAR", str(tmp_path))
+    env = {}
+    sink = launcher._mail_sink(env)
+    try:
+        assert env["MAIL_SERVER"] == "127.0.0.1" and int(env["MAIL_PORT"]) > 0
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "noreply@example.com", "manager@example.com", "投诉升级"
+        msg.set_content("请审批。")
+        with smtplib.SMTP(env["MAIL_SERVER"], int(env["MAIL_PORT"])) as smtp:
+            smtp.send_message(msg)
+    finally:
+        sink.stop()
+    (kept,) = (tmp_path / "mail").iterdir()
+    assert kept.suffix == ".eml"
+    from email import message_from_bytes, policy
+
+    stored = message_from_bytes(kept.read_bytes(), policy=policy.default)
+    assert stored["Subject"] == "投诉升级" and stored.get_content().strip() == "请审批。"
