@@ -17,6 +17,8 @@ SCHEDULE = [
     (jobs.sla_sweep, "* * * * *", "every minute: complaint SLA warnings, breaches, escalations"),
     (jobs.flush_outbox, "*/5 * * * *", "every 5 minutes: re-queue emails left unsent"),
     (jobs.send_certificate_reminders, "30 0 * * *", "08:30 Asia/Shanghai: certificate expiry reminders"),
+    (jobs.clean_up_job_files, "50 16 * * *",
+     "00:50 Asia/Shanghai: delete import/export files older than the retention, cancel unconfirmed imports"),
 ]
 
 for func, spec, _purpose in SCHEDULE:

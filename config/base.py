@@ -2,13 +2,15 @@
 import os
 
 from flask_appbuilder.const import AUTH_DB
+from flask_babel import lazy_gettext as _l
 
 BASE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 VAR_DIR = os.path.join(BASE_DIR, "var")
 
 
 class Config:
-    APP_NAME = "售后服务网络管理后台"
+    # in the reader's language (page titles, the navbar): 售后服务网络管理后台 in Chinese
+    APP_NAME = _l("After-sales service network back office")
     APP_ICON = None
     SECRET_KEY = "dev-only-secret-change-me"
     SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(VAR_DIR, "service_network.sqlite")

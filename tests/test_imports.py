@@ -1,11 +1,8 @@
 """Excel imports: templates, the check (per-row errors, error workbook, nothing written), the
 confirmation (one transaction), idempotent re-imports, scope and permissions, a real worker."""
 import io
-import os
-import subprocess
-import sys
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from flask_babel import force_locale
@@ -13,7 +10,7 @@ from openpyxl import Workbook, load_workbook
 from rq import Queue
 
 from app.audit_trail.models import AuditEvent
-from app.core import queue
+from app.core import clock, queue
 from app.engineers.models import Certification, Engineer
 from app.extensions import db
 from app.orders.models import ServiceOrder
@@ -21,6 +18,7 @@ from app.parts.models import Part, Stock
 from app.reports import imports
 from app.reports.models import UserJob
 from tests import factories
+from tests.workers import burst
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -333,6 +331,296 @@ def test_agent_service_orders_certificate_gate_and_region(app, world, login, que
     assert order.engineer.employee_no == "E1001" and order.kind == "repair" and order.status == "created"
 
 
+# --- service orders: times, first-time fix, satisfaction -------------------------------------
+
+# The imports run in this thread (``queued``), so the frozen clock is theirs too.
+NOW = datetime(2026, 11, 24, 2, 0)  # 10:00 in Beijing
+
+
+def _order_fields():
+    return [c.field for c in imports.spec_for("service_order").columns]
+
+
+def _order_row(**values):
+    """A service-order row in the template's column order; unnamed cells empty."""
+    defaults = {"customer_name": "周先生", "customer_phone": "13800000001", "customer_address": "上海",
+                "product_category": "空调", "outlet": "SH001", "engineer": "E1001", "kind": _kind("repair")}
+    values = {**defaults, **values}
+    return [values.get(name, "") for name in _order_fields()]
+
+
+def _kind(code):
+    from app.orders.enums import ORDER_KIND
+
+    return _label(ORDER_KIND, code)
+
+
+def _order_status(code):
+    from app.orders.enums import ORDER_STATUS
+
+    return _label(ORDER_STATUS, code)
+
+
+def _order_label(name):
+    with force_locale("zh"):
+        return str(imports.spec_for("service_order").column(name).label)
+
+
+def _zh(message, **kw):
+    from flask import current_app
+    from flask_babel import gettext as _
+
+    with current_app.test_request_context(), force_locale("zh"):
+        return _(message, **kw)
+
+
+def _order(number):
+    db.session.expire_all()
+    return db.session.query(ServiceOrder).filter_by(number=number).one()
+
+
+def _validation_for(ws, letter):
+    for dv in ws.data_validations.dataValidation:
+        if str(dv.sqref).split(":")[0] == f"{letter}2":
+            return dv
+    return None
+
+
+def test_service_order_template_has_times_first_time_fix_and_satisfaction(app, world, login):
+    from openpyxl.utils import get_column_letter
+
+    response = login("hq").get("/import/template/service_order")
+    assert response.status_code == 200
+    wb = load_workbook(io.BytesIO(response.data))
+    ws = wb.worksheets[0]
+    fields = _order_fields()
+    for name in ("created_at", "dispatched_at", "appointment_at", "arrived_at", "completed_at", "first_time_fix",
+                 "satisfaction"):
+        assert name in fields, name
+    assert [c.value for c in ws[1]] == _headers("service_order")
+    letter = {name: get_column_letter(i) for i, name in enumerate(fields, start=1)}
+    example = {name: ws[f"{letter[name]}2"].value for name in fields}
+    # the example row is a coherent completed order (times in Beijing time)
+    assert example["status"] == _order_status("completed")
+    assert (example["created_at"] <= example["dispatched_at"] <= example["arrived_at"] <= example["completed_at"])
+    assert example["appointment_at"] == datetime(2025, 6, 1, 9, 0)
+    assert example["first_time_fix"] == _label_yes() and example["satisfaction"] == 5
+    for name in ("created_at", "dispatched_at", "appointment_at", "arrived_at", "completed_at"):
+        assert ws[f"{letter[name]}2"].number_format == "yyyy-mm-dd hh:mm", name
+        assert ws[f"{letter[name]}3"].number_format == "yyyy-mm-dd hh:mm", name
+        assert _zh("Local time (Beijing).") in ws[f"{letter[name]}1"].comment.text
+    assert ws[f"{letter['satisfaction']}3"].number_format == "0"
+    # first-time fix: a yes/no dropdown that refuses anything else
+    ftf = _validation_for(ws, letter["first_time_fix"])
+    assert ftf.type == "list" and ftf.showErrorMessage
+    sheet, cells = ftf.formula1.lstrip("=").split("!")
+    first, last = cells.replace("$", "").split(":")
+    assert {c.value for row in wb[sheet][first:last] for c in row} == {_label_yes(), _label_no()}
+    # satisfaction: a whole number from 1 to 5, the model's own bounds
+    satisfaction = _validation_for(ws, letter["satisfaction"])
+    assert (satisfaction.type, satisfaction.operator, satisfaction.formula1, satisfaction.formula2) == (
+        "whole", "between", "1", "5")
+    assert _validation_for(ws, letter["completed_at"]) is None
+
+
+def _label_yes():
+    return _zh("Yes")
+
+
+def _label_no():
+    return _zh("No")
+
+
+def test_service_order_round_trip_from_the_template_stores_utc(app, world, login, queued):
+    """Template → rows filled in (Excel date-time cells, text, a bare serial number) → check →
+    confirm → every time stored as naive UTC, the example row included."""
+    client = login("hq")
+    wb = load_workbook(io.BytesIO(client.get("/import/template/service_order").data))
+    ws = wb.worksheets[0]
+    rows = [
+        _order_row(number="SO-RT-1", status=_order_status("completed"),
+                   created_at=datetime(2026, 11, 23, 9, 5), dispatched_at=datetime(2026, 11, 23, 9, 40),
+                   appointment_at=datetime(2026, 11, 23, 14, 0), arrived_at=datetime(2026, 11, 23, 13, 55),
+                   completed_at=datetime(2026, 11, 23, 15, 20), first_time_fix=_label_yes(), satisfaction=4),
+        _order_row(number="SO-RT-2", status=_order_status("in_service"), kind=_kind("install"),
+                   created_at="2026-11-23 08:00", dispatched_at="2026/11/23 9:15",
+                   appointment_at="2026-11-23T14:00", arrived_at="2026-11-23 14:30"),
+        # the world's order SO-E-1, now completed: received and times given, not fixed the first time
+        _order_row(number="SO-E-1", customer_name="李女士", customer_phone="13800001234", customer_address="上海市",
+                   status="completed", created_at="2026-11-22 08:00", dispatched_at="2026-11-22 08:30",
+                   arrived_at=46348.4375,  # 2026-11-22 10:30 as Excel's serial number (a cell without format)
+                   completed_at="2026-11-22 11:45:30", first_time_fix="否", satisfaction="3"),
+    ]
+    for r, row in enumerate(rows, start=3):
+        for c, value in enumerate(row, start=1):
+            if value != "":
+                ws.cell(row=r, column=c, value=value)
+    out = io.BytesIO()
+    wb.save(out)
+    mark = _mark()
+    with clock.freeze(NOW):
+        response = _upload(client, "service_order", out.getvalue())
+        assert response.status_code == 302
+        queued.run()
+        job = _latest_job()
+        assert job.status == "validated", (job.error, job.result)
+        assert (job.result["new"], job.result["changed"], job.result["errors"]) == (3, 1, 0)
+        assert db.session.query(ServiceOrder).filter(ServiceOrder.number.like("SO-RT-%")).count() == 0
+        job = _confirm(client, queued, job)
+    assert job.status == "done", job.error
+
+    rt1 = _order("SO-RT-1")
+    assert (rt1.status, rt1.first_time_fix, rt1.satisfaction) == ("completed", True, 4)
+    assert rt1.created_at == datetime(2026, 11, 23, 1, 5)  # 09:05 in Beijing
+    assert rt1.dispatched_at == datetime(2026, 11, 23, 1, 40)
+    assert rt1.appointment_at == datetime(2026, 11, 23, 6, 0)
+    assert rt1.arrived_at == datetime(2026, 11, 23, 5, 55) and rt1.on_time is True
+    assert rt1.completed_at == datetime(2026, 11, 23, 7, 20)
+    rt2 = _order("SO-RT-2")
+    assert (rt2.status, rt2.kind, rt2.first_time_fix, rt2.satisfaction, rt2.completed_at) == (
+        "in_service", "install", None, None, None)
+    assert rt2.created_at == datetime(2026, 11, 23, 0, 0)
+    assert rt2.dispatched_at == datetime(2026, 11, 23, 1, 15)
+    assert rt2.arrived_at == datetime(2026, 11, 23, 6, 30) and rt2.on_time is False
+    e1 = _order("SO-E-1")
+    assert (e1.status, e1.first_time_fix, e1.satisfaction) == ("completed", False, 3)
+    assert e1.created_at == datetime(2026, 11, 22, 0, 0)
+    assert e1.arrived_at == datetime(2026, 11, 22, 2, 30)
+    assert e1.completed_at == datetime(2026, 11, 22, 3, 45, 30)
+    example = _order("SO20250001")  # the template's example row, as downloaded
+    assert example.status == "completed" and example.first_time_fix is True and example.satisfaction == 5
+    assert example.created_at == datetime(2025, 5, 31, 2, 20)
+    assert example.completed_at == datetime(2025, 6, 1, 2, 30)
+    events = [e for e in _business_events_after(mark) if e.entity == "service_order"]
+    assert len(events) == 4 and {e.actor_name for e in events} == {"hq"}
+
+
+def test_service_order_rows_with_bad_times_or_scores_name_the_column(app, world, login, queued):
+    completed = _order_status("completed")
+    rows = [
+        _order_row(number="SO-X-1", arrived_at="明天上午"),
+        _order_row(number="SO-X-2", status=_order_status("in_service"), dispatched_at="2026-11-23 10:00",
+                   arrived_at="2026-11-23 09:00"),
+        _order_row(number="SO-X-3", status=completed, created_at="2026-11-23 08:00", dispatched_at="2026-11-23 08:30",
+                   arrived_at="2026-11-23 10:00", completed_at="2026-11-23 09:30"),
+        _order_row(number="SO-X-4", status=completed, created_at="2026-11-23 08:00", completed_at="2026-11-23 09:30",
+                   satisfaction=6),
+        _order_row(number="SO-X-5", status=completed, created_at="2026-11-23 08:00", completed_at="2026-11-23 09:30",
+                   satisfaction=0),
+        _order_row(number="SO-X-6", status=completed, satisfaction=4.5),
+        _order_row(number="SO-X-7", satisfaction=5),  # status created (the default)
+        _order_row(number="SO-X-8", first_time_fix="也许"),
+        _order_row(number="SO-X-9", status=completed, created_at="2026-11-23 08:00", dispatched_at="2026-11-23 10:00",
+                   completed_at="2026-11-23 09:00"),
+        _order_row(number="SO-X-10", status=completed, completed_at="2026-11-23 09:30"),  # received: now
+        _order_row(number="SO-X-11", created_at="2026-11-25 08:00"),
+        _order_row(number="SO-X-12", status=completed, created_at="2026-11-23 08:00", completed_at="2026-02-30 10:00"),
+        _order_row(number="SO-X-13", status=completed, created_at="2026-11-23 08:00", dispatched_at="2026-11-23 08:30",
+                   arrived_at="2026-11-23 09:00", completed_at="2026-11-23 10:00", first_time_fix="是",
+                   satisfaction=5),  # fine
+    ]
+    client = login("hq")
+    before = db.session.query(ServiceOrder).count()
+    mark = _mark()
+    with clock.freeze(NOW):
+        job = _import(client, queued, "service_order", rows)
+    assert job.status == "invalid", job.result
+    assert (job.result["errors"], job.result["new"]) == (12, 1)
+    by_row = {e["row"]: e["messages"] for e in job.result["errors_list"]}
+    L = _order_label
+    bad_time = _zh("Enter a date and time as YYYY-MM-DD HH:MM.")
+    expected = {
+        2: f"{L('arrived_at')}: {bad_time}",
+        3: f"{L('arrived_at')}: {_zh('Arrival cannot be before dispatch.')}",
+        4: f"{L('completed_at')}: {_zh('Completion cannot be before arrival.')}",
+        5: f"{L('satisfaction')}: {_zh('Must be at most %(n)s.', n=5)}",
+        6: f"{L('satisfaction')}: {_zh('Must be at least %(n)s.', n=1)}",
+        7: f"{L('satisfaction')}: {_zh('Enter a whole number.')}",
+        8: f"{L('satisfaction')}: {_zh('Satisfaction is recorded once the order is completed.')}",
+        9: f"{L('first_time_fix')}: {_zh('Enter Yes or No.')}",
+        10: f"{L('completed_at')}: {_zh('Completion cannot be before dispatch.')}",
+        11: f"{L('completed_at')}: {_zh('Completion cannot be before the order was received.')}",
+        12: f"{L('created_at')}: {_zh('The time received cannot be in the future.')}",
+        13: f"{L('completed_at')}: {bad_time}",
+    }
+    assert set(by_row) == set(expected)
+    for row, message in expected.items():
+        assert message in by_row[row], (row, by_row[row])
+    assert L("arrived_at") == "上门时间" and L("satisfaction") == "满意度"  # named in Chinese
+    assert db.session.query(ServiceOrder).count() == before
+    assert not [e for e in _business_events_after(mark) if e.entity != "user_job"]
+    # the error workbook keeps the cells as typed and explains each row
+    ws = load_workbook(io.BytesIO(client.get(f"/import/job/{job.id}/errors").data)).worksheets[0]
+    values = list(ws.iter_rows(min_row=2, values_only=True))
+    assert values[0][_order_fields().index("arrived_at")] == "明天上午"
+    assert expected[2] in values[0][-1] and values[-1][-1] is None
+
+
+def test_service_order_reimport_changes_nothing(app, world, login, queued):
+    """Times typed to the minute (as exports and the template show them) match what is stored, even
+    a time stored with seconds; Excel date-time cells round-trip through the UTC conversion."""
+    with clock.freeze(datetime(2026, 11, 23, 1, 5, 42, 123456)):  # 09:05:42 in Beijing
+        factories.service_order(world.outlet_e, world.engineer_e, number="SO-E-2", status="dispatched",
+                                dispatched_at=clock.now())
+        db.session.commit()
+    rows = [
+        _order_row(number="SO-RI-1", status=_order_status("completed"), created_at=datetime(2026, 11, 23, 9, 5),
+                   dispatched_at=datetime(2026, 11, 23, 9, 40), appointment_at=datetime(2026, 11, 23, 14, 0),
+                   arrived_at=datetime(2026, 11, 23, 13, 55, 30), completed_at=46349.604166666664,  # 14:30
+                   first_time_fix=_label_yes(), satisfaction=5),
+        _order_row(number="SO-RI-2", status=_order_status("completed"), created_at="2026-11-23 08:00",
+                   completed_at="2026-11-23 12:00", first_time_fix=_label_no(), satisfaction=2),
+        # the order stored above, exported to the minute: 09:05 local
+        _order_row(number="SO-E-2", customer_name="李女士", customer_phone="13800001234", customer_address="上海市",
+                   status=_order_status("dispatched"), created_at="2026-11-23 09:05",
+                   dispatched_at="2026-11-23 09:05"),
+    ]
+    client = login("hq")
+    with clock.freeze(NOW):
+        job = _import(client, queued, "service_order", rows)
+        assert job.status == "validated", job.result
+        assert (job.result["new"], job.result["changed"], job.result["unchanged"]) == (2, 0, 1)
+        assert _confirm(client, queued, job).status == "done"
+        assert _order("SO-RI-1").completed_at == datetime(2026, 11, 23, 6, 30)
+        assert _order("SO-RI-1").arrived_at == datetime(2026, 11, 23, 5, 55, 30)
+        assert _order("SO-E-2").created_at == datetime(2026, 11, 23, 1, 5, 42, 123456)
+
+        mark = _mark()
+        again = _import(client, queued, "service_order", rows)
+        assert again.status == "validated", again.result
+        assert (again.result["new"], again.result["changed"], again.result["unchanged"]) == (0, 0, 3)
+        again = _confirm(client, queued, again)
+        assert again.status == "done" and again.result["changed"] == 0
+        assert _business_events_after(mark) == []
+
+        # one real change is one change
+        rows[1][_order_fields().index("satisfaction")] = 3
+        job = _import(client, queued, "service_order", rows)
+        assert (job.result["changed"], job.result["unchanged"]) == (1, 2)
+        assert _confirm(client, queued, job).status == "done"
+    assert _order("SO-RI-2").satisfaction == 3
+    assert [e.entity for e in _business_events_after(mark) if e.entity != "user_job"] == ["service_order"]
+
+
+def test_the_order_time_rules_are_the_services_rules(app, world, api):
+    """The rules the import reports are the entity's: the API refuses the same orders."""
+    hq = api("hq")
+    base = {"number": "SO-API-1", "customer_name": "刘先生", "customer_phone": "13600000000",
+            "product_category": factories.category("air_conditioner").id, "outlet": world.outlet_e.id,
+            "kind": "repair", "status": "completed"}
+    with clock.freeze(NOW):
+        r = hq.post("/api/v1/service_order/", json={**base, "dispatched_at": "2026-11-24T01:00:00",
+                                                    "completed_at": "2026-11-24T00:30:00"})
+        assert r.status_code == 422 and set(r.get_json()["errors"]) == {"completed_at"}, r.get_json()
+        r = hq.post("/api/v1/service_order/", json={**base, "completed_at": "2026-11-23T00:30:00"})
+        assert r.status_code == 422, r.get_json()
+        assert r.get_json()["errors"]["completed_at"] == [
+            _zh("Completion cannot be before the order was received.")]
+        r = hq.post("/api/v1/service_order/", json={**base, "completed_at": "2026-11-24T02:00:00",
+                                                    "satisfaction": 5})
+        assert r.status_code == 201, r.get_json()
+
+
 # --- parts, stock, certifications -------------------------------------------------------------
 
 def test_parts_stock_and_certifications(app, world, login, queued):
@@ -411,18 +699,6 @@ def test_permission_is_checked_again_when_applying(app, world, login, queued, mo
 
 # --- a real worker -----------------------------------------------------------------------------
 
-def _run_worker(app, name):
-    redis_url = queue.redis_url(app)
-    env = dict(os.environ, APP_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=redis_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"])
-    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
-    result = subprocess.run(
-        [rq_bin, "worker", "--burst", "--worker-class", "app.core.queue.AppWorker", "--url", redis_url, name],
-        env=env, capture_output=True, text=True, timeout=120,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert result.returncode == 0, result.stderr[-2000:]
-
-
 def test_real_worker_checks_and_applies(app, world, login, monkeypatch):
     name = f"test-import-{uuid.uuid4().hex[:8]}"
     monkeypatch.setitem(app.config, "RQ_QUEUE", name)
@@ -432,11 +708,11 @@ def test_real_worker_checks_and_applies(app, world, login, monkeypatch):
     job = _latest_job()
     assert response.headers["Location"].endswith(f"/import/job/{job.id}") and job.rq_job_id
     assert job.status == "queued"
-    _run_worker(app, name)
+    burst(app, name)
     job = _latest_job()
     assert job.status == "validated", (job.error, job.result)
     client.post(f"/import/job/{job.id}/confirm")
-    _run_worker(app, name)
+    burst(app, name)
     job = _latest_job()
     assert job.status == "done", job.error
     part = db.session.query(Part).filter_by(sku="RW-1").one()

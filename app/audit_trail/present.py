@@ -5,7 +5,8 @@ import json
 
 from flask_babel import gettext
 
-from app.audit_trail.enums import AUDIT_ACTION, EXTRA_ENTITY_LABELS, ROW_ACTIONS
+from app.audit_trail.enums import (ACCESS_CHANNEL, ACTOR_KIND, AUDIT_ACTION, COMMON_FIELD_LABELS, DETAIL_LABELS,
+                                   EXTRA_ENTITY_LABELS, EXTRA_FIELD_LABELS, JOB_LABELS, ROW_ACTIONS)
 from app.core import l10n
 
 NONE = "—"
@@ -49,26 +50,81 @@ class EntityNames:
 ENTITY = EntityNames()
 
 
-def field_label(table, field):
+def _column(table, field):
+    from flask_appbuilder import Model
+
+    columns = Model.metadata.tables[table].columns if table in Model.metadata.tables else {}
+    return columns[field] if field in columns else None
+
+
+def field_label(table, field, detail=False):
+    """A field's name as the pages call it. Flask-AppBuilder fills a page's ``label_columns`` with
+    English guesses ("Auto Key", plain strings) for every column the page does not label: those
+    are skipped for the app's own labels, then the shared ones, then the table a foreign key
+    points to. ``detail``: a detail of an event that is not a row change."""
+    label = DETAIL_LABELS.get(field) if detail else None
+    label = label or EXTRA_FIELD_LABELS.get(table, {}).get(field) or COMMON_FIELD_LABELS.get(field)
     view = _pages_by_table().get(table)
-    if view is not None:
+    if label is None and view is not None:
         labels = view.label_columns or {}
         # a foreign key reads as its relation ("region_id" → "Region")
-        label = labels.get(field[:-3]) if field.endswith("_id") else None
-        if label is None:
-            label = labels.get(field)
-        if label is not None:
-            return str(label)
-    return field
+        for name in ([field[:-3]] if field.endswith("_id") else []) + [field]:
+            if labels.get(name) is not None and not isinstance(labels[name], str):
+                label = labels[name]
+                break
+    column = _column(table, field) if label is None else None
+    if column is not None and column.foreign_keys:
+        label = entity_label(next(iter(column.foreign_keys)).column.table.name)
+    if label is None and view is not None:
+        label = (view.label_columns or {}).get(field)
+    return str(label) if label is not None else field
 
 
-def value_text(table, field, value):
+def actor_text(name):
+    """Who acted, as people read it: a user by their user name; the system, anonymous visitors,
+    jobs and command-line runs by their kind ("Background job: Complaint SLA sweep", "Command
+    line: jobs run" — the command as it was typed)."""
+    if name in ("system", "anonymous"):
+        return ACTOR_KIND.label(name)
+    if name and name.startswith("job:"):
+        job = name[len("job:"):]
+        return f"{ACTOR_KIND.label('job')}: {JOB_LABELS.get(job, job)}"
+    if name and name.startswith("cli:"):
+        return f"{ACTOR_KIND.label('cli')}: {name[len('cli:'):]}"
+    return name or ""
+
+
+# Values of columns whose page says nothing of them: (table, field) → enumeration.
+EXTRA_FIELD_ENUMS = {("escalation", "auto_key"): "app.complaints.enums:ESCALATION_REASON",
+                     ("outlet", "flag_reasons"): "app.qualification.enums:FLAG_REASON"}
+
+
+def _enumeration(table, field):
+    view = _pages_by_table().get(table)
+    enum = (getattr(view, "enum_columns", None) or {}).get(field) if view is not None else None
+    if enum is None and (table, field) in EXTRA_FIELD_ENUMS:
+        from importlib import import_module
+
+        module, name = EXTRA_FIELD_ENUMS[table, field].split(":")
+        enum = getattr(import_module(module), name)
+    if enum is None:
+        column = _column(table, field)
+        enum = column.info.get("enum") if column is not None else None
+    return enum
+
+
+def value_text(table, field, value, detail=False):
     """One before/after value as text: enumerations translated, flags Yes/No, lists as JSON."""
     if value is None:
         return ""
-    view = _pages_by_table().get(table)
-    enum = (getattr(view, "enum_columns", None) or {}).get(field) if view is not None else None
+    if detail and field == "channel" and value in ACCESS_CHANNEL:
+        return ACCESS_CHANNEL.label(value)
+    if detail and field == "field" and isinstance(value, str):
+        return field_label(table, value)
+    enum = None if detail else _enumeration(table, field)
     if enum is not None and isinstance(value, str):
+        if value and value not in enum and all(part in enum for part in value.split(",")):
+            return ", ".join(enum.label(part) for part in value.split(","))  # a list of codes
         return enum.label(value)
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
@@ -102,7 +158,8 @@ def lines(event):
             out.append((field, field_label(event.entity, field), value_text(event.entity, field, before),
                         value_text(event.entity, field, after)))
         else:
-            out.append((field, field_label(event.entity, field), "", value_text(event.entity, field, value)))
+            out.append((field, field_label(event.entity, field, detail=not row_change), "",
+                        value_text(event.entity, field, value, detail=not row_change)))
     return out
 
 

@@ -107,8 +107,8 @@ def export_rows(query):
         if not batch:
             return
         for event in batch:
-            head = [present.local_time(event.at), event.actor_name, present.action_label(event.action),
-                    present.entity_label(event.entity), event.record_id or ""]
+            head = [present.local_time(event.at), present.actor_text(event.actor_name),
+                    present.action_label(event.action), present.entity_label(event.entity), event.record_id or ""]
             tail = [event.request_id, event.client_addr, event.hash]
             for _code, label, before, after in present.lines(event) or [("", "", "", "")]:
                 yield [event.id] + [neutralise(v) for v in head + [label, before, after] + tail]
@@ -154,7 +154,7 @@ class AuditEventView(BaseModelView):
         "security": yes_no_search(FilterSecurityEvent, _l("Security event")),
     }
     enum_columns = {"action": AUDIT_ACTION, "entity": present.ENTITY, "actor_kind": ACTOR_KIND}
-    formatters_columns = {"at": present.local_time}
+    formatters_columns = {"at": present.local_time, "actor_name": present.actor_text}
     base_order = ("id", "desc")
     order_columns = ["at", "actor_name", "action", "entity"]
     quick_filters = [
@@ -249,7 +249,8 @@ def history_section(view, item):
         changes = present.lines(event) or [("", "", "", "")]
         for index, (code, label, before, after) in enumerate(changes):
             rows.append({"event": event, "first": index == 0, "span": len(changes), "time": present.local_time(event.at),
-                         "who": event.actor_name, "action": present.action_label(event.action), "field": label,
+                         "who": present.actor_text(event.actor_name), "action": present.action_label(event.action),
+                         "field": label,
                          "code": code, "before": before, "after": after})
     return {"record_history": rows, "record_history_more": len(events) > HISTORY_LIMIT,
             "record_history_limit": HISTORY_LIMIT, "record_history_entity": table, "record_history_id": rid}

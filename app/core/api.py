@@ -12,6 +12,7 @@ are refused (422). Lists: ``page_size`` at most 100; FAB's rison filters on the 
 plus ``in_region`` (region of a scoped row), ``status_now`` (certification) and ``low`` (stock).
 """
 import functools
+import re
 import sys
 import threading
 
@@ -84,6 +85,48 @@ def json_body():
     return data
 
 
+def N_(message):
+    """Marks a message for extraction only (it is translated later, by ``gettext``)."""
+    return message
+
+
+# marshmallow's own messages, in English whatever the locale: answered in the reader's language
+# like every other message of the API (looked up by their English text, formatted ones by pattern).
+MARSHMALLOW_MESSAGES = frozenset({
+    N_("Missing data for required field."), N_("Field may not be null."), N_("Invalid value."),
+    N_("Not a valid string."), N_("Not a valid utf-8 string."), N_("Not a valid number."), N_("Number too large."),
+    N_("Not a valid integer."), N_("Special numeric values (nan or infinity) are not permitted."),
+    N_("Not a valid boolean."), N_("Not a valid datetime."), N_("Not a valid date."), N_("Not a valid time."),
+    N_("Not a valid list."), N_("Not a valid mapping type."), N_("Invalid type."), N_("Invalid input type."),
+    N_("Unknown field."), N_("Not a valid email address."), N_("Not a valid URL."), N_("Not a valid UUID."),
+    N_("String does not match expected pattern."), N_("Invalid input."),
+})
+MARSHMALLOW_PATTERNS = [
+    (re.compile(r"Shorter than minimum length (?P<min>\d+)\."), N_("Shorter than minimum length %(min)s.")),
+    (re.compile(r"Longer than maximum length (?P<max>\d+)\."), N_("Longer than maximum length %(max)s.")),
+    (re.compile(r"Length must be between (?P<min>\d+) and (?P<max>\d+)\."),
+     N_("Length must be between %(min)s and %(max)s.")),
+    (re.compile(r"Length must be (?P<equal>\d+)\."), N_("Length must be %(equal)s.")),
+    (re.compile(r"Must be one of: (?P<choices>.*)\.", re.S), N_("Must be one of: %(choices)s.")),
+    (re.compile(r"Must be greater than or equal to (?P<min>[^ ]+) and less than or equal to (?P<max>[^ ]+)\."),
+     N_("Must be from %(min)s to %(max)s.")),
+    (re.compile(r"Must be greater than or equal to (?P<n>[^ ]+)\."), N_("Must be at least %(n)s.")),
+    (re.compile(r"Must be less than or equal to (?P<n>[^ ]+)\."), N_("Must be at most %(n)s.")),
+]
+
+
+def translated(message):
+    """One error message in the reader's language (marshmallow's own ones included)."""
+    text = str(message)
+    if text in MARSHMALLOW_MESSAGES:
+        return gettext(text)
+    for pattern, msgid in MARSHMALLOW_PATTERNS:
+        found = pattern.fullmatch(text)
+        if found:
+            return gettext(msgid, **found.groupdict())
+    return text
+
+
 def _marshmallow_errors(messages):
     if isinstance(messages, dict):
         out = {}
@@ -92,11 +135,11 @@ def _marshmallow_errors(messages):
                 flat = []
                 for v in msgs.values():
                     flat.extend(v if isinstance(v, list) else [str(v)])
-                out[field] = [str(m) for m in flat]
+                out[field] = [translated(m) for m in flat]
             else:
-                out[field] = [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+                out[field] = [translated(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
         return out
-    return {"_schema": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
+    return {"_schema": [translated(m) for m in (messages if isinstance(messages, list) else [messages])]}
 
 
 # --- payload schemas: relations by id, enumerations and ranges checked -------------------------

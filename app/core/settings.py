@@ -115,6 +115,9 @@ DEFINITIONS = {
                    _l("Warn the owner at this share of the allowed time (%)"), 1, 99),
         Definition("escalation.level2_compensation_threshold", "decimal", Decimal("2000"),
                    _l("Compensation above this amount needs HQ approval (CNY)"), 0, 10_000_000),
+        # Users' background jobs (imports, exports)
+        Definition("jobs.file_retention_days", "int", 7,
+                   _l("Keep the files of imports and exports for (days)"), 1, 365),
         # Parts
         Definition("part.default_warranty_days", "int", 90,
                    _l("Default repair warranty (days)"), 0, 3650),

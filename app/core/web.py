@@ -3,7 +3,7 @@ from flask import jsonify, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
-from app.core import l10n
+from app.core import error_pages, l10n
 from app.core.errors import DomainError
 from app.extensions import db
 
@@ -51,8 +51,8 @@ def install(app):
     @app.errorhandler(HTTPException)
     def _http_error(exc):
         if _wants_json():
-            return jsonify({"message": exc.description or exc.name, "errors": {}}), exc.code
-        return exc
+            return jsonify({"message": error_pages.api_message(exc), "errors": {}}), exc.code
+        return error_pages.render(exc)
 
     app.add_template_filter(l10n.datetime_text, "local_dt")
     app.add_template_filter(l10n.date_text, "local_date")

@@ -149,7 +149,7 @@ class WorkbenchView(BaseView):
         editable = mode == "work" and audit.status in services.EDITABLE and _can(p.WRITE)
         return self.render_template(
             "qualification/audit.html", audit=audit, lines=lines, facts=services.summary(audit, lines),
-            mode=mode, editable=editable, can_approve=_can(p.APPROVE), user=_user(),
+            mode=mode, editable=editable, can_approve=_can(p.APPROVE), can_work=_can(p.WRITE), user=_user(),
             default_rectification_days=settings.get("qualification.rectification_days"),
             max_mb=settings.get("qualification.evidence_max_mb"), **_template_globals())
 

@@ -5,8 +5,9 @@
 and puts ``export_list(job_id)`` on the queue. The job acts for the user who asked — exactly
 their region scope and their right to see customers' phone numbers — and writes the workbook in
 openpyxl's write-only mode, reading the rows in batches and committing its progress every
-``PROGRESS_EVERY`` rows. The file lands under ``UPLOAD_FOLDER/exports``; only its owner may
-download it (``my_jobs``).
+``PROGRESS_EVERY`` rows (and writing it to Redis, ``job_control``, where a cancel request is read:
+a cancelled export deletes its partial file and ends ``cancelled``). The file lands under
+``UPLOAD_FOLDER/exports``; only its owner may download it (``my_jobs``).
 """
 import logging
 import os
@@ -17,6 +18,7 @@ from flask_babel import force_locale, get_locale, gettext
 
 from app.core import clock, exports, queue, scope
 from app.extensions import db
+from app.reports import job_control
 from app.reports.models import UserJob
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ def start_list_export(view, args, user):
     label = str(view.list_title or view.datamodel.obj.__tablename__)
     job = UserJob(kind="export", entity=view.datamodel.obj.__tablename__, label=label[:200], user_id=user.id,
                   status="queued", progress=0, total=0,
-                  params={"view": type(view).__name__, "format": "xlsx", "args": exports.filter_args(args),
+                  params={"view": type(view).__name__, "format": "xlsx", "args": exports.list_args(args),
                           "locale": str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh"))})
     db.session.add(job)
     db.session.commit()
@@ -62,13 +64,9 @@ def start_list_export(view, args, user):
 
 def output_path(stored_name):
     """The absolute path of a stored job file (``None`` if it would leave the upload folder)."""
-    if not stored_name:
-        return None
-    root = os.path.realpath(current_app.config["UPLOAD_FOLDER"])
-    path = os.path.realpath(os.path.join(root, stored_name))
-    if not path.startswith(root + os.sep):
-        return None
-    return path
+    from app.reports.cleanup import upload_path
+
+    return upload_path(stored_name)
 
 
 def _user_may_read(user, resource):
@@ -86,8 +84,15 @@ def export_list(job_id):
     if job is None or job.kind != "export" or job.status in ("done", "cancelled"):
         return None
     params = job.params or {}
-    job.status, job.started_at, job.progress, job.error = "running", clock.now(), 0, None
+    # compare-and-set: a job cancelled while this worker picked it up is left alone
+    claimed = db.session.query(UserJob).filter(UserJob.id == job_id, UserJob.status.notin_(("done", "cancelled"))) \
+        .update({"status": "running", "started_at": clock.now(), "progress": 0, "error": None},
+                synchronize_session=False)
     db.session.commit()
+    if not claimed:
+        return None
+    job_control.clear(job_id)
+    db.session.refresh(job)
     try:
         view = _list_view(params.get("view", ""))
         user = db.session.get(User, job.user_id)
@@ -96,6 +101,14 @@ def export_list(job_id):
                 raise PermissionError(gettext("This list cannot be exported by this user."))
             with scope.acting_as(user):
                 count = _write(job, view, params.get("args") or {})
+    except job_control.JobCancelled:
+        db.session.rollback()
+        job = db.session.get(UserJob, job_id)
+        job.status, job.finished_at = "cancelled", clock.now()
+        with force_locale(params.get("locale") or "zh"):
+            job.error = gettext("Cancelled; no file was kept.")
+        db.session.commit()
+        return None
     except Exception as exc:
         db.session.rollback()
         job = db.session.get(UserJob, job_id)
@@ -103,6 +116,8 @@ def export_list(job_id):
         job.error = str(exc)[:2000] or exc.__class__.__name__
         db.session.commit()
         raise
+    finally:
+        job_control.clear(job_id)
     return count
 
 
@@ -110,6 +125,8 @@ def _write(job, view, args):
     export = exports.ListExport(view, args)
     job.total = export.count()
     db.session.commit()
+    total = job.total
+    job_control.tick(job.id, 0, total)  # a cancel request made while it was counting
     folder = os.path.join(current_app.config["UPLOAD_FOLDER"], EXPORT_DIR)
     os.makedirs(folder, exist_ok=True)
     stored = f"{EXPORT_DIR}/{job.id}-{uuid.uuid4().hex}.xlsx"
@@ -117,6 +134,7 @@ def _write(job, view, args):
     job_id = job.id
 
     def progress(done):
+        job_control.tick(job_id, done, total)  # live progress; JobCancelled when the user asked
         db.session.query(UserJob).filter(UserJob.id == job_id).update(
             {"progress": done}, synchronize_session=False)
         db.session.commit()
@@ -130,7 +148,13 @@ def _write(job, view, args):
                 progress(done)
                 reported = done
 
-    count = exports.write_xlsx(path, export.sheet_title(), export.header(), rows())
+    try:
+        count = exports.write_xlsx(path, export.sheet_title(), export.header(), rows())
+        job_control.raise_if_cancelled(job_id)
+    except BaseException:  # cancelled or broken: no partial file is kept
+        if os.path.exists(path):
+            os.remove(path)
+        raise
     job = db.session.get(UserJob, job_id)
     previous = job.output_file
     job.output_file, job.output_name = stored, export.filename("xlsx")

@@ -13,7 +13,7 @@ from flask_wtf.csrf import generate_csrf
 from app.core.errors import DomainError
 from app.core.web import csrf_ok, flash_error
 from app.extensions import db
-from app.reports import imports
+from app.reports import cleanup, imports, job_control
 from app.reports.enums import JOB_STATUS
 from app.reports.models import UserJob
 from app.security import permissions as p
@@ -40,10 +40,12 @@ def _own_job(pk):
 
 
 def _status(job):
-    total = job.total or 0
-    percent = int(job.progress * 100 / total) if total else (100 if job.status not in RUNNING else 0)
+    # while it runs: the live progress in Redis (an import's commit is one transaction; on SQLite
+    # the row cannot be updated before it ends)
+    progress, total, _cancelling = job_control.live_progress(job)
+    percent = int(progress * 100 / total) if total else (100 if job.status not in RUNNING else 0)
     return {"id": job.id, "status": job.status, "status_label": JOB_STATUS.label(job.status),
-            "progress": job.progress, "total": total, "percent": min(percent, 100),
+            "progress": progress, "total": total, "percent": min(percent, 100),
             "finished": job.status not in RUNNING, "phase": (job.params or {}).get("phase")}
 
 
@@ -157,6 +159,10 @@ class ImportView(BaseView):
         job = _own_job(pk)
         if not job.output_file:
             abort(404)
+        if cleanup.file_expired(job):  # deleted by the clean-up: 410 with a message
+            from app.reports.my_jobs import expired_page
+
+            return expired_page(self, job)
         import os
 
         path = imports.file_path(job.output_file)

@@ -17,11 +17,10 @@ re-importing the same file changes nothing and writes no audit event.
 import io
 import logging
 import os
-import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
@@ -31,6 +30,7 @@ from sqlalchemy import inspect, or_
 from app.core import clock, scope
 from app.core.errors import DomainError
 from app.extensions import db
+from app.reports import job_control
 from app.security import permissions as p
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,52 @@ def _yes_no():
     return [("yes", _l("Yes")), ("no", _l("No"))]
 
 
+DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
+                    "%Y-%m-%d", "%Y/%m/%d")
+EXCEL_MAX_SERIAL = 2958466  # 9999-12-31 + 1
+
+
+def _whole_seconds(value):
+    """To the nearest second: Excel keeps a time as a fraction of a day (14:30 may read 14:29:59.999)."""
+    if value.microsecond >= 500000:
+        value += timedelta(seconds=1)
+    return value.replace(microsecond=0)
+
+
+def _local_datetime(raw):
+    """A cell holding a local (Asia/Shanghai) time → naive UTC, the storage convention.
+
+    Accepts an Excel date/time cell, a date cell (midnight), an Excel serial number (a date cell that
+    lost its format) or text such as ``2026-11-23 14:30``, ``2026/11/23 14:30:00`` or ISO 8601 (an
+    explicit offset is honoured). ``ValueError`` when it is none of these.
+    """
+    if isinstance(raw, datetime):
+        value = raw
+    elif isinstance(raw, date):
+        value = datetime(raw.year, raw.month, raw.day)
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if not 1 <= raw < EXCEL_MAX_SERIAL:
+            raise ValueError(raw)
+        from openpyxl.utils.datetime import from_excel
+
+        value = from_excel(raw)
+    else:
+        text = " ".join(str(_text(raw) or "").split())
+        value = None
+        for fmt in DATETIME_FORMATS:
+            try:
+                value = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+        if value is None:
+            value = datetime.fromisoformat(text)
+    try:
+        return clock.to_utc(_whole_seconds(value))
+    except OverflowError as exc:  # year 1 or 9999 at the edge of the time zone shift
+        raise ValueError(raw) from exc
+
+
 @dataclass
 class Col:
     field: str  # the model attribute (a relation for references)
@@ -72,6 +118,7 @@ class Col:
     width: int = 16
     example: object = None
     max_length: int = None
+    hint: object = None  # lazy text: a note on the template's header cell
 
     def labels(self):
         """The header in every language (the header row maps back in zh and en)."""
@@ -139,13 +186,9 @@ def parse_cell(col, raw, refs):
             raise RowError(_("Enter a date as YYYY-MM-DD."))
     if kind == "datetime":
         # entered in the business time zone, stored as naive UTC
-        if isinstance(raw, datetime):
-            return clock.to_utc(raw.replace(microsecond=0))
-        if isinstance(raw, date):
-            return clock.to_utc(datetime(raw.year, raw.month, raw.day))
         try:
-            return clock.to_utc(datetime.fromisoformat(_text(raw)).replace(microsecond=0))
-        except (TypeError, ValueError):
+            return _local_datetime(raw)
+        except (TypeError, ValueError, OverflowError):
             raise RowError(_("Enter a date and time as YYYY-MM-DD HH:MM."))
     if kind == "bool":
         if isinstance(raw, bool):
@@ -302,8 +345,16 @@ def _specs():
             Col("outlet", _l("Outlet code"), "ref", required=True, ref="outlet", example="SH001"),
             Col("engineer", _l("Engineer employee no."), "ref", ref="engineer", example="E1001"),
             Col("kind", _l("Kind"), "enum", required=True, enum=ORDER_KIND, example="repair"),
-            Col("status", _l("Status"), "enum", enum=ORDER_STATUS, example="created"),
+            Col("status", _l("Status"), "enum", enum=ORDER_STATUS, example="completed"),
+            # times: Beijing time in the workbook, naive UTC in the database
+            Col("created_at", _l("Received at"), "datetime", width=18, example=datetime(2025, 5, 31, 10, 20)),
+            Col("dispatched_at", _l("Dispatched at"), "datetime", width=18, example=datetime(2025, 5, 31, 11, 0)),
             Col("appointment_at", _l("Appointment"), "datetime", width=18, example=datetime(2025, 6, 1, 9, 0)),
+            Col("arrived_at", _l("Arrived at"), "datetime", width=18, example=datetime(2025, 6, 1, 8, 50)),
+            Col("completed_at", _l("Completed at"), "datetime", width=18, example=datetime(2025, 6, 1, 10, 30)),
+            Col("first_time_fix", _l("First-time fix"), "bool", example="yes"),
+            Col("satisfaction", _l("Satisfaction"), "int", example=5,
+                hint=_l("1 to 5, recorded once the order is completed.")),
         ], ("number",)),
     ]
 
@@ -378,7 +429,30 @@ def _example(col):
 
 
 def _number_format(col):
-    return {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "decimal": "0.00"}.get(col.kind)
+    return {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "decimal": "0.00", "int": "0"}.get(col.kind)
+
+
+def _bounds(spec, col):
+    """``(min, max)`` of a whole-number column, from the model column's ``info`` (the same bounds
+    the entity rules check), or None."""
+    if col.kind != "int":
+        return None
+    column = inspect(spec.model).columns.get(col.field)
+    info = (column.info or {}) if column is not None else {}
+    if "min" in info and "max" in info:
+        return info["min"], info["max"]
+    return None
+
+
+def _header_note(col):
+    notes = []
+    if col.required:
+        notes.append(_("Required field"))
+    if col.hint:
+        notes.append(str(col.hint))
+    if col.kind == "datetime":
+        notes.append(_("Local time (Beijing)."))
+    return "\n".join(notes) or None
 
 
 def build_template(spec):
@@ -401,8 +475,9 @@ def build_template(spec):
         cell = ws.cell(row=1, column=i, value=str(col.label))
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor=REQUIRED_FILL if col.required else HEADER_FILL)
-        if col.required:
-            cell.comment = Comment(_("Required"), "import")
+        note = _header_note(col)
+        if note:
+            cell.comment = Comment(note, "import")
         example = ws.cell(row=2, column=i, value=_example(col))
         if _number_format(col):
             example.number_format = _number_format(col)
@@ -424,6 +499,14 @@ def build_template(spec):
         elif _number_format(col):
             for r in range(3, 202):
                 ws.cell(row=r, column=i).number_format = _number_format(col)
+        bounds = None if choices else _bounds(spec, col)
+        if bounds:
+            dv = DataValidation(type="whole", operator="between", formula1=str(bounds[0]),
+                                formula2=str(bounds[1]), allow_blank=not col.required, showErrorMessage=True)
+            dv.error = _("Enter a whole number from %(min)s to %(max)s.", min=bounds[0], max=bounds[1])
+            dv.prompt = str(col.label)
+            ws.add_data_validation(dv)
+            dv.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
     ws.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)
@@ -614,7 +697,12 @@ def _same(current, value):
         except InvalidOperation:
             return False
     if isinstance(current, datetime) and isinstance(value, datetime):
-        return current.replace(microsecond=0) == value
+        # ``value`` is whole seconds (UTC); a workbook time to the minute (the template's format and
+        # the exports') matches the stored time within that minute, so a re-import changes nothing
+        current = current.replace(microsecond=0)
+        if value.second == 0:
+            current = current.replace(second=0)
+        return current == value
     return current == value
 
 
@@ -719,6 +807,7 @@ def _claim(job_id, phase):
     db.session.commit()
     if not claimed:
         return None
+    job_control.clear(job_id)  # a live value or cancel request left by an earlier phase
     db.session.refresh(job)
     return job
 
@@ -732,11 +821,13 @@ def _finish(job_id, **values):
         setattr(job, name, value)
     job.finished_at = clock.now()
     db.session.commit()
+    job_control.clear(job_id)  # the row holds the final progress now
     return job
 
 
 def _progress_outside(job_id, progress, total):
-    """Write progress on a connection of its own (the import's transaction stays open)."""
+    """Write progress on a connection of its own (the import's transaction stays open). Not on
+    SQLite: the live value in Redis (``job_control``) is what the pages show meanwhile."""
     from app.reports.models import UserJob
 
     if db.engine.dialect.name == "sqlite":
@@ -791,6 +882,7 @@ def validate_import(job_id):
     if job is None:
         return None
     user, entity, stored = job.user, job.entity, job.input_file
+    locale = (job.params or {}).get("locale") or "zh"
     try:
         spec = spec_for(entity)
         with _acting(user), force_locale((job.params or {}).get("locale") or "zh"):
@@ -800,18 +892,20 @@ def validate_import(job_id):
             total = len(sheet.rows)
             job.total = total
             db.session.commit()
-            state = {"last": time.monotonic()}
+
+            def save_progress(done, _total):
+                from app.reports.models import UserJob
+
+                db.session.query(UserJob).filter(UserJob.id == job_id).update(
+                    {"progress": done}, synchronize_session=False)
+                db.session.commit()
+
+            ticker = job_control.Ticker(job_id, total, also=save_progress)
+            ticker(0, force=True)
 
             def on_row(index, outcome):
                 db.session.rollback()  # each row is checked in its own transaction, then undone
-                now = time.monotonic()
-                if index == total or now - state["last"] >= 0.5 or index % 50 == 0:
-                    from app.reports.models import UserJob
-
-                    db.session.query(UserJob).filter(UserJob.id == job_id).update(
-                        {"progress": index}, synchronize_session=False)
-                    db.session.commit()
-                    state["last"] = now
+                ticker(index)  # live progress, the row's progress, a cancel request
 
             counts, errors = _run_rows(spec, sheet, on_row)
             db.session.rollback()
@@ -824,6 +918,10 @@ def validate_import(job_id):
         _finish(job_id, status="invalid" if errors else "validated", progress=total, result=result,
                 output_file=output, output_name=output_name)
         return counts
+    except job_control.JobCancelled:
+        db.session.rollback()
+        with force_locale(locale):
+            _finish(job_id, status="cancelled", error=_("Cancelled while checking; nothing was written."))
     except DomainError as exc:
         _finish(job_id, status="invalid", error=str(exc.message), result={"rows": 0, "new": 0, "changed": 0,
                                                                            "unchanged": 0, "errors": 0,
@@ -844,6 +942,7 @@ def commit_import(job_id):
     if job is None:
         return None
     user, entity, stored = job.user, job.entity, job.input_file
+    locale = (job.params or {}).get("locale") or "zh"
     try:
         spec = spec_for(entity)
         with _acting(user), force_locale((job.params or {}).get("locale") or "zh"):
@@ -852,14 +951,13 @@ def commit_import(job_id):
             sheet = read_workbook(spec, file_path(stored))
             total = len(sheet.rows)
             db.session.commit()
-            _progress_outside(job_id, 0, total)
-            state = {"last": time.monotonic()}
+            # the rows go in one transaction: the pages read the live value in Redis meanwhile
+            ticker = job_control.Ticker(job_id, total,
+                                        also=lambda done, of: _progress_outside(job_id, done, of))
+            ticker(0, force=True)
 
             def on_row(index, outcome):
-                now = time.monotonic()
-                if now - state["last"] >= 0.5:
-                    _progress_outside(job_id, index, total)
-                    state["last"] = now
+                ticker(index)  # raises JobCancelled when the user asked: everything rolls back
 
             counts, errors = _run_rows(spec, sheet, on_row)
             if errors:
@@ -867,10 +965,15 @@ def commit_import(job_id):
                 first = errors[0]
                 raise _Abort(_("Nothing was imported: row %(row)s: %(message)s", row=first["row"],
                                message="; ".join(first["messages"])))
+            job_control.raise_if_cancelled(job_id)  # the last word before the commit
             db.session.commit()
         _finish(job_id, status="done", progress=total, total=total,
                 result=dict(job.result or {}, **counts, rows=total, errors_list=[]))
         return counts
+    except job_control.JobCancelled:
+        db.session.rollback()
+        with force_locale(locale):
+            _finish(job_id, status="cancelled", error=_("Cancelled; nothing was imported."))
     except (_Abort, DomainError) as exc:
         db.session.rollback()
         message = str(exc.message) if isinstance(exc, DomainError) else str(exc)

@@ -13,7 +13,10 @@ class UserJob(TimestampMixin, Model):
 
     Statuses: ``queued`` → ``running`` → (imports) ``validated`` awaiting confirmation, or
     ``invalid`` with an error workbook → ``queued``/``running`` again to commit → ``done``;
-    ``failed`` when the job itself broke; ``cancelled`` when the user drops a validated import.
+    ``failed`` when the job itself broke; ``cancelled`` when the user drops a validated import or
+    stops a queued or running job (``reports.job_control``), or when a checked import waits for its
+    confirmation longer than the files are kept. ``files_deleted_at``: when the nightly clean-up
+    (``reports.cleanup``) deleted the job's files — My jobs then says "file expired".
     """
 
     __tablename__ = "user_job"
@@ -37,6 +40,7 @@ class UserJob(TimestampMixin, Model):
     output_name = Column(String(200), nullable=True)  # the file name the user downloads
     started_at = Column(DateTime, nullable=True)
     finished_at = Column(DateTime, nullable=True)
+    files_deleted_at = Column(DateTime, nullable=True)  # the clean-up deleted the job's files
 
     def __repr__(self):
         return f"#{self.id} {self.kind} {self.entity}"

@@ -19,6 +19,9 @@ from app.security import permissions as p
 
 log = logging.getLogger(__name__)
 
+WORKER_STATES = {"started": _l("Starting"), "busy": _l("Busy"), "idle": _l("Idle"), "suspended": _l("Suspended")}
+"""rq's worker states, for the page (the code itself when rq adds one)."""
+
 FAILED_LIMIT = 50
 """Failed jobs listed per queue (the newest)."""
 TAIL_LINES = 6
@@ -76,7 +79,8 @@ def snapshot(connection):
                            "exception": _exception_tail(job)})
     workers = []
     for worker in Worker.all(connection=connection):
-        workers.append({"name": worker.name, "state": worker.get_state(),
+        state = getattr(worker.get_state(), "value", worker.get_state())  # a WorkerStatus or its text
+        workers.append({"name": worker.name, "state": str(WORKER_STATES.get(state, state)),
                         "queues": ", ".join(worker.queue_names()),
                         "current_job": worker.get_current_job_id() or "",
                         "last_heartbeat": _local(worker.last_heartbeat)})

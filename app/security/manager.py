@@ -1,9 +1,55 @@
-"""The app's security manager: FAB's, recording every database login attempt in the audit trail."""
+"""The app's security manager: FAB's, recording every database login attempt in the audit trail,
+with FAB's user, role and group pages speaking the reader's language."""
 from flask import g
+from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.sqla.manager import SecurityManager as FabSecurityManager
+from flask_babel import gettext, lazy_gettext as _l
+
+
+def _yes_no(value):
+    return gettext("Yes") if value else gettext("No")
+
+
+def _blank(value):
+    return "" if value is None else value
+
+
+# The subclasses keep FAB's class names: permission names and endpoints derive from them.
+class UserDBModelView(fab_views.UserDBModelView):
+    """FAB shows the active flag as "True"/"False" and empty values as "None"."""
+
+    formatters_columns = {"active": _yes_no, **{col: _blank for col in (
+        "last_login", "login_count", "fail_login_count", "created_on", "changed_on", "created_by", "changed_by")}}
+
+
+class RoleModelView(fab_views.RoleModelView):
+    """FAB labels only the listed columns; the search filters offer users and groups too."""
+
+    label_columns = {**fab_views.RoleModelView.label_columns, "user": _l("User"), "groups": _l("Groups")}
+
+
+class UserGroupModelView(fab_views.UserGroupModelView):
+    """FAB gives its group pages no labels at all (they read "Name", "Label", … in English)."""
+
+    label_columns = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
+                     "users": _l("User"), "roles": _l("Role")}
+
+
+class PermissionViewModelView(fab_views.PermissionViewModelView):
+    """FAB leaves the roles filter unlabelled ("Role", in English)."""
+
+    label_columns = {**fab_views.PermissionViewModelView.label_columns, "role": _l("Role")}
 
 
 class SecurityManager(FabSecurityManager):
+    userdbmodelview = UserDBModelView
+    rolemodelview = RoleModelView
+    groupmodelview = UserGroupModelView
+    permissionviewmodelview = PermissionViewModelView
+    # FAB's "User's Statistics" chart loads Google Charts from Google's servers (unusable offline
+    # and in mainland China) and labels its axes in English only: not offered.
+    userstatschartview = None
+
     def auth_user_db(self, username, password):
         """FAB's check (page login and API login alike), then a ``login`` or ``login_failed`` event."""
         from app.audit_trail import web

@@ -55,9 +55,41 @@
         });
     }
 
+    /*
+     * select2 replaces the <select> by a <span role="combobox"> that select2 4.0 names after the
+     * chosen value only, and its search box has no name at all: name both after the field's
+     * <label for=…>, so a screen reader says which field has the focus (FAB's select2 fields too).
+     */
+    function labelSelect2(select) {
+        var instance = $(select).data("select2");
+        var label = select.id ? document.querySelector("label[for=\"" + CSS.escape(select.id) + "\"]") : null;
+        if (!instance || !label || $(select).data("app-labelled")) {
+            return;
+        }
+        $(select).data("app-labelled", true);
+        if (!label.id) {
+            label.id = select.id + "-label";
+        }
+        var name = $.trim($(label).text());
+        var $selection = instance.$selection;
+        if ($selection && $selection.attr("role") === "combobox") {
+            var rendered = $selection.find(".select2-selection__rendered").attr("id");
+            $selection.attr("aria-labelledby", label.id + (rendered ? " " + rendered : ""));
+        }
+        instance.$container.find(".select2-search__field").attr("aria-label", name);
+        $(select).on("select2:open", function () {
+            if (instance.$dropdown) {
+                instance.$dropdown.find(".select2-search__field").attr("aria-label", name);
+            }
+        });
+    }
+
     function initAll(root) {
         $(root || document).find("select.app-ajax-select").each(function () {
             initAjaxSelect(this);
+        });
+        $(root || document).find("select.select2-hidden-accessible").each(function () {
+            labelSelect2(this);
         });
     }
 
