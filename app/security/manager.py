@@ -5,6 +5,8 @@ from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.sqla.manager import SecurityManager as FabSecurityManager
 from flask_babel import gettext, lazy_gettext as _l
 
+from app.security.roles import role_label
+
 
 def _yes_no(value):
     return gettext("Yes") if value else gettext("No")
@@ -14,11 +16,16 @@ def _blank(value):
     return "" if value is None else value
 
 
+def _roles(value):
+    """A user's or group's roles by the names people read ("总部管理员, 审核员")."""
+    return ", ".join(role_label(role.name) for role in value or ())
+
+
 # The subclasses keep FAB's class names: permission names and endpoints derive from them.
 class UserDBModelView(fab_views.UserDBModelView):
     """FAB shows the active flag as "True"/"False" and empty values as "None"."""
 
-    formatters_columns = {"active": _yes_no, **{col: _blank for col in (
+    formatters_columns = {"active": _yes_no, "roles": _roles, **{col: _blank for col in (
         "last_login", "login_count", "fail_login_count", "created_on", "changed_on", "created_by", "changed_by")}}
 
 
@@ -33,6 +40,7 @@ class UserGroupModelView(fab_views.UserGroupModelView):
 
     label_columns = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
                      "users": _l("User"), "roles": _l("Role")}
+    formatters_columns = {"roles": _roles}
 
 
 class PermissionViewModelView(fab_views.PermissionViewModelView):

@@ -4,6 +4,8 @@
 with exactly the pairs listed here (FAB's ``Admin`` keeps everything). Region scope is separate
 (``core.scope``): it narrows the rows, these decide the actions.
 """
+from flask_babel import lazy_gettext as _l
+
 from app.security import permissions as p
 
 HQ_ADMIN = "HQ Admin"
@@ -13,6 +15,19 @@ AUDITOR = "Auditor"
 ADMIN = "Admin"
 
 BUSINESS_ROLES = (HQ_ADMIN, REGIONAL_MANAGER, SERVICE_AGENT, AUDITOR)
+# Role names are identifiers (permissions and the API use them); people read these labels.
+ROLE_LABELS = {
+    ADMIN: _l("System administrator"),
+    HQ_ADMIN: _l("HQ administrator"),
+    REGIONAL_MANAGER: _l("Regional manager"),
+    SERVICE_AGENT: _l("Service agent"),
+    AUDITOR: _l("Auditor"),
+}
+
+
+def role_label(name):
+    """The reader's name for a role (its identifier when it has none)."""
+    return str(ROLE_LABELS.get(name, name))
 
 
 def _read(*resources):
