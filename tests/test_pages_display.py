@@ -155,7 +155,7 @@ def test_a_breach_reads_as_a_problem_and_times_stay_on_one_line(world, login):
 def test_roles_read_by_their_names_in_the_users_language(world, login):
     admin = login("admin")
     users = text(list_body(admin.get("/users/list/?_flt_0_username=hq").get_data(as_text=True)))
-    assert "总部管理员" in users and "HQ Admin" not in users
+    assert "总部管理员" in users and "HQ Admin" not in users and "[]" not in users
     profile = text(login("manager_e").get("/users/userinfo/").get_data(as_text=True))
     assert "区域经理" in profile and "Regional Manager" not in profile
     admin.get("/lang/en")

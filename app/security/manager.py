@@ -21,11 +21,16 @@ def _roles(value):
     return ", ".join(role_label(role.name) for role in value or ())
 
 
+def _groups(value):
+    """A user's groups by label (FAB prints the list: "[]")."""
+    return ", ".join(group.label or group.name for group in value or ())
+
+
 # The subclasses keep FAB's class names: permission names and endpoints derive from them.
 class UserDBModelView(fab_views.UserDBModelView):
     """FAB shows the active flag as "True"/"False" and empty values as "None"."""
 
-    formatters_columns = {"active": _yes_no, "roles": _roles, **{col: _blank for col in (
+    formatters_columns = {"active": _yes_no, "roles": _roles, "groups": _groups, **{col: _blank for col in (
         "last_login", "login_count", "fail_login_count", "created_on", "changed_on", "created_by", "changed_by")}}
 
 
