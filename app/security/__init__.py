@@ -1,8 +1,13 @@
 def register(appbuilder):
     """Security pages come from FAB's own security manager; roles are synced by the CLI.
 
-    Here: the login guard in front of every endpoint and the API's 401 answers (``guard``).
+    Here: the login guard in front of every endpoint and the API's 401 answers (``guard``), and
+    the readable names of roles and permissions for the role pages (``permission_labels``).
     """
-    from app.security import guard
+    from flask import current_app
+
+    from app.security import guard, permission_labels, roles
 
     guard.install(appbuilder)
+    current_app.add_template_global(roles.role_label, "role_label")
+    current_app.add_template_global(permission_labels.permissions_text, "permissions_text")

@@ -35,9 +35,20 @@ class UserDBModelView(fab_views.UserDBModelView):
 
 
 class RoleModelView(fab_views.RoleModelView):
-    """FAB labels only the listed columns; the search filters offer users and groups too."""
+    """FAB labels only the listed columns; the search filters offer users and groups too. Its list
+    and page templates (app/templates/appbuilder/general/widgets/roles/) and the form's choices
+    show roles and permissions by readable names."""
 
     label_columns = {**fab_views.RoleModelView.label_columns, "user": _l("User"), "groups": _l("Groups")}
+
+    def _init_forms(self):
+        from app.security.permission_labels import permission_text
+
+        super()._init_forms()
+        for form in (self.add_form, self.edit_form):
+            field = getattr(form, "permissions", None)
+            if field is not None:
+                field.kwargs["get_label"] = permission_text
 
 
 class UserGroupModelView(fab_views.UserGroupModelView):
