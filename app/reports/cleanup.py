@@ -125,7 +125,7 @@ def _cancel_unconfirmed(cutoff, now, days, counts):
     """Checked imports waiting for a confirmation since before ``cutoff``: cancelled, files deleted."""
     for job in _jobs_in_batches(UserJob.kind == "import", UserJob.status == "validated",
                                 func.coalesce(UserJob.finished_at, UserJob.updated_at) < cutoff):
-        with force_locale((job.params or {}).get("locale") or "zh"):
+        with force_locale(job.locale):
             note = _("Not confirmed within %(days)s days: cancelled, and its file deleted.", days=days)
         if _stamp(job.id, ("validated",), {"status": "cancelled", "finished_at": now, "error": note,
                                             "files_deleted_at": now}):

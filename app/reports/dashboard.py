@@ -123,30 +123,28 @@ def _series(enumeration, counts, link):
 
 # --- panels --------------------------------------------------------------------------------------
 
+def _count_by(column, enumeration, list_view, title):
+    """Rows of ``column``'s table counted by that column's codes, each linked to the list filtered on it."""
+    model = column.class_
+    stmt = _scoped(select(column, func.count()).group_by(column), model)
+    counts = dict(db.session.execute(stmt).all())
+    arg = f"_flt_0_{column.key}"
+    result = _series(enumeration, counts, lambda code: _link(f"{list_view}.list", **{arg: code}))
+    result.update(title=title, total=sum(result["values"]))
+    return result
+
+
 def complaints_by_status(days=None):
     """Complaints (all of them, as the list shows) by lifecycle status."""
-    stmt = _scoped(select(Complaint.status, func.count()).group_by(Complaint.status), Complaint)
-    counts = dict(db.session.execute(stmt).all())
-    result = _series(COMPLAINT_STATUS, counts,
-                     lambda code: _link("ComplaintView.list", _flt_0_status=code))
-    result.update(title=gettext("Complaints by status"), total=sum(result["values"]))
-    return result
+    return _count_by(Complaint.status, COMPLAINT_STATUS, "ComplaintView", gettext("Complaints by status"))
 
 
 def complaints_by_severity(days=None):
-    stmt = _scoped(select(Complaint.severity, func.count()).group_by(Complaint.severity), Complaint)
-    counts = dict(db.session.execute(stmt).all())
-    result = _series(SEVERITY, counts, lambda code: _link("ComplaintView.list", _flt_0_severity=code))
-    result.update(title=gettext("Complaints by severity"), total=sum(result["values"]))
-    return result
+    return _count_by(Complaint.severity, SEVERITY, "ComplaintView", gettext("Complaints by severity"))
 
 
 def outlets_by_status(days=None):
-    stmt = _scoped(select(Outlet.status, func.count()).group_by(Outlet.status), Outlet)
-    counts = dict(db.session.execute(stmt).all())
-    result = _series(OUTLET_STATUS, counts, lambda code: _link("OutletView.list", _flt_0_status=code))
-    result.update(title=gettext("Outlets by cooperation status"), total=sum(result["values"]))
-    return result
+    return _count_by(Outlet.status, OUTLET_STATUS, "OutletView", gettext("Outlets by cooperation status"))
 
 
 def _breached():

@@ -83,7 +83,7 @@ def export_list(job_id):
     job = db.session.get(UserJob, job_id)
     if job is None or job.kind != "export" or job.status in ("done", "cancelled"):
         return None
-    params = job.params or {}
+    params, locale = job.params or {}, job.locale
     # compare-and-set: a job cancelled while this worker picked it up is left alone
     claimed = db.session.query(UserJob).filter(UserJob.id == job_id, UserJob.status.notin_(("done", "cancelled"))) \
         .update({"status": "running", "started_at": clock.now(), "progress": 0, "error": None},
@@ -96,7 +96,7 @@ def export_list(job_id):
     try:
         view = _list_view(params.get("view", ""))
         user = db.session.get(User, job.user_id)
-        with force_locale(params.get("locale") or "zh"):
+        with force_locale(locale):
             if view is None or user is None or not _user_may_read(user, view.class_permission_name):
                 raise PermissionError(gettext("This list cannot be exported by this user."))
             with scope.acting_as(user):
@@ -105,7 +105,7 @@ def export_list(job_id):
         db.session.rollback()
         job = db.session.get(UserJob, job_id)
         job.status, job.finished_at = "cancelled", clock.now()
-        with force_locale(params.get("locale") or "zh"):
+        with force_locale(locale):
             job.error = gettext("Cancelled; no file was kept.")
         db.session.commit()
         return None

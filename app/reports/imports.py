@@ -19,6 +19,7 @@ import logging
 import os
 import uuid
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -856,6 +857,18 @@ class _acting:
         return False
 
 
+@contextmanager
+def _uploaders_workbook(job):
+    """``(spec, sheet)``: the job's workbook read while acting as its uploader, in their language,
+    once their permission to import the entity is checked (both phases start here)."""
+    spec = spec_for(job.entity)
+    user, stored = job.user, job.input_file
+    with _acting(user), force_locale(job.locale):
+        if not can_import(user, spec):
+            raise DomainError(_("You are not allowed to import %(what)s.", what=spec.label))
+        yield spec, read_workbook(spec, file_path(stored))
+
+
 def _run_rows(spec, sheet, on_row):
     refs = References()
     seen = {}
@@ -881,14 +894,9 @@ def validate_import(job_id):
     job = _claim(job_id, "validate")
     if job is None:
         return None
-    user, entity, stored = job.user, job.entity, job.input_file
-    locale = (job.params or {}).get("locale") or "zh"
+    locale = job.locale
     try:
-        spec = spec_for(entity)
-        with _acting(user), force_locale((job.params or {}).get("locale") or "zh"):
-            if not can_import(user, spec):
-                raise DomainError(_("You are not allowed to import %(what)s.", what=spec.label))
-            sheet = read_workbook(spec, file_path(stored))
+        with _uploaders_workbook(job) as (spec, sheet):
             total = len(sheet.rows)
             job.total = total
             db.session.commit()
@@ -941,14 +949,9 @@ def commit_import(job_id):
     job = _claim(job_id, "commit")
     if job is None:
         return None
-    user, entity, stored = job.user, job.entity, job.input_file
-    locale = (job.params or {}).get("locale") or "zh"
+    locale = job.locale
     try:
-        spec = spec_for(entity)
-        with _acting(user), force_locale((job.params or {}).get("locale") or "zh"):
-            if not can_import(user, spec):
-                raise DomainError(_("You are not allowed to import %(what)s.", what=spec.label))
-            sheet = read_workbook(spec, file_path(stored))
+        with _uploaders_workbook(job) as (spec, sheet):
             total = len(sheet.rows)
             db.session.commit()
             # the rows go in one transaction: the pages read the live value in Redis meanwhile

@@ -42,5 +42,10 @@ class UserJob(TimestampMixin, Model):
     finished_at = Column(DateTime, nullable=True)
     files_deleted_at = Column(DateTime, nullable=True)  # the clean-up deleted the job's files
 
+    @property
+    def locale(self):
+        """The language the user worked in when starting the job (its messages use it)."""
+        return (self.params or {}).get("locale") or "zh"
+
     def __repr__(self):
         return f"#{self.id} {self.kind} {self.entity}"
