@@ -1,4 +1,4 @@
-.PHONY: run test setup i18n bench
+.PHONY: run test setup i18n bench fuzz
 run:
 	bin/run
 test:
@@ -9,3 +9,5 @@ i18n:
 	bin/i18n update
 bench:
 	bin/setup && .venv/bin/python bench/seed_scale.py && .venv/bin/python bench/audit_overhead.py
+fuzz:
+	bin/setup && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py

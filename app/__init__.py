@@ -63,9 +63,10 @@ def create_app(config_name=None, overrides=None):
     mail.init_app(app)
     queue.init_app(app)
 
-    from app.core import db_events
+    from app.core import db_events, protection
 
     db_events.install(app)
+    protection.init_app(app)  # before the AppBuilder: FAB exempts its API blueprints from CSRF
 
     appbuilder = AppBuilder(update_perms=False)
     with app.app_context():
@@ -80,4 +81,8 @@ def create_app(config_name=None, overrides=None):
     from app.core import web
 
     web.install(app)
+    from app.core import api_input, openapi
+
+    api_input.install(app)  # bad ids, bodies and text: 4xx before any view runs
+    openapi.install(app)  # the served OpenAPI spec: complete and valid
     return app

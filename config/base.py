@@ -28,10 +28,19 @@ class Config:
     AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_USER_REGISTRATION = False
+    # Sign-in rate limits (app/security/limits.py): AUTH_RATE_LIMIT per client address on the page
+    # login and the API login; AUTH_ACCOUNT_RATE_LIMIT failed sign-ins per account, both logins.
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = "10 per 20 second"
+    AUTH_ACCOUNT_RATE_LIMIT = "20 per 10 minute"
     RATELIMIT_ENABLED = True
-    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_STORAGE_URI = None  # None: the Redis of REDIS_URL (the embedded one by default)
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    RATELIMIT_KEY_PREFIX = "svc-limits"
+    RATELIMIT_HEADERS_ENABLED = True  # Retry-After on a 429
+    # Redis unreachable: count in memory meanwhile and log it; signing in goes on.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     # Permissions and roles are synced by `flask roles sync` at deploy time, never at start-up.
     FAB_UPDATE_PERMS = False
     FAB_CREATE_DB = False  # the schema comes from migrations only
@@ -72,6 +81,12 @@ class Config:
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
+    # The session cookie: not readable by scripts, not sent on cross-site sub-requests or POSTs
+    # (production adds Secure).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
 
     @staticmethod
     def validate(settings):

@@ -3,4 +3,4 @@ from config.base import Config as Base
 
 class Config(Base):
     DEBUG = False
-    RATELIMIT_ENABLED = False
+    # Rate limits on, as in production: their counters live in the embedded Redis.

@@ -4,18 +4,21 @@
 it and dropped at the end) or nothing for a SQLite file in a temporary folder. ``TEST_REDIS_URL``
 points at a real Redis (default: the embedded one).
 """
+import hashlib
+import itertools
 import os
 import tempfile
 import uuid
 
 import pytest
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests import factories
 
-PASSWORD = "Passw0rd!"
+PASSWORD = "Svc-Passw0rd-2026"
 USERS = {
     # username: (roles, region codes)
     "hq": (["HQ Admin"], []),
@@ -29,11 +32,49 @@ USERS = {
 }
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fuzz: the API fuzz (tests/test_fuzz.py); bin/test runs it once per run")
+
+
+_client_numbers = itertools.count(1)
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
 class IsolatedClient(FlaskClient):
-    """Each request runs in its own app context (its own ``g`` and session), as in production,
-    even while the test itself holds an app context for direct database checks."""
+    """A browser on its own machine, with the product's protections on.
+
+    - Each request runs in its own app context (its own ``g`` and session), as in production,
+      even while the test itself holds an app context for direct database checks.
+    - Each client has its own address (10.x.y.z), as separate users' browsers do, so the login
+      rate limit (per address) counts one client's attempts, not the whole suite's. A test that
+      needs several clients on one address passes ``environ_base={"REMOTE_ADDR": …}``.
+    - Like the app's pages, a state-changing request carries the session's CSRF token (header
+      ``X-CSRFToken``) unless it sends a bearer token or says ``csrf=False`` (the tests that prove
+      a request without a token is refused). The token is the one the app would print in the page:
+      the session's secret signed with the app's key (``flask_wtf.csrf.generate_csrf``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        n = next(_client_numbers)
+        self.environ_base["REMOTE_ADDR"] = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+    def csrf_token(self):
+        raw = None
+        with self.session_transaction() as sess:
+            raw = sess.get("csrf_token")
+            if raw is None:
+                raw = sess["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()
+        return URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token").dumps(raw)
 
     def open(self, *args, **kwargs):
+        send_token = kwargs.pop("csrf", True)
+        method = (kwargs.get("method") or "GET").upper()
+        headers = dict(kwargs.pop("headers", None) or {})
+        if (send_token and method in UNSAFE_METHODS and args and isinstance(args[0], str)
+                and not str(headers.get("Authorization", "")).lower().startswith("bearer ")):
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+        kwargs["headers"] = headers
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

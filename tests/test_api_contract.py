@@ -431,7 +431,7 @@ def test_openapi_describes_relations_as_ids_and_enumerations_as_codes(api):
     schemas = api("hq").get("/api/v1/_openapi").get_json()["components"]["schemas"]
     post = schemas["OutletApi.post"]["properties"]
     assert post["region"]["type"] == "integer"
-    assert post["product_categories"] == {"type": "array", "items": {"type": "integer"},
+    assert post["product_categories"] == {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                                           "description": "ids of product_category rows"}
     assert post["status"]["enum"] == ["applying", "active", "probation", "suspended", "terminated"]
     assert schemas["OutletApi.get"]["properties"]["region"]["type"] == "integer"

@@ -135,7 +135,7 @@ def test_editing_without_changing_the_assignment_does_not_recheck(world, api):
 def test_the_page_form_shows_the_refusal_on_the_engineer_field(world, login):
     e = new_engineer(world, certs=[HEIGHT])
     agent = login("agent_e")
-    agent.get("/lang/en")
+    agent.post("/language/", data={"locale": "en"})
     data = {"number": "SO-G-9", "customer_name": "钱先生", "customer_phone": "13300000000",
             "customer_address": "上海", "product_category": str(factories.category("air_conditioner").id),
             "outlet": str(world.outlet_e.id), "engineer": str(e.id), "kind": "repair", "status": "created"}

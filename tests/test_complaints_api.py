@@ -137,11 +137,11 @@ def test_concurrent_decisions_exactly_one_wins(world, cal, api, app):
 
     from app.complaints.models import EscalationDelegation
 
-    db.session.add(EscalationDelegation(manager=factories.user("manager_e"), delegate=factories.user("manager_w"),
+    db.session.add(EscalationDelegation(manager=factories.user("manager_e"), delegate=factories.user("hq2"),
                                         starts_on=clock.today() - timedelta(days=1),
                                         ends_on=clock.today() + timedelta(days=1)))
     db.session.commit()
-    clients = [api("manager_e") for _ in range(4)] + [api("manager_w") for _ in range(4)]
+    clients = [api("manager_e") for _ in range(4)] + [api("hq2") for _ in range(4)]
     barrier = threading.Barrier(len(clients))
     codes = []
 

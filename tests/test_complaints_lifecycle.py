@@ -218,7 +218,7 @@ def test_manager_of_another_region_cannot_decide(world, cal):
         services.approve(esc.id, "ok", factories.user("manager_w"))
 
 
-def _delegate(starts, ends, manager="manager_e", delegate="manager_w"):
+def _delegate(starts, ends, manager="manager_e", delegate="hq2"):
     from app.complaints.models import EscalationDelegation
 
     d = EscalationDelegation(manager=factories.user(manager), delegate=factories.user(delegate),
@@ -235,16 +235,19 @@ def test_delegation_window_edges(world, cal, today, allowed):
     _c, esc = _escalated(world)
     with clock.freeze(today):
         if allowed:
-            services.approve(esc.id, "代为审批", factories.user("manager_w"))
-            assert esc.status == "approved" and esc.decided_by.username == "manager_w"
+            services.approve(esc.id, "代为审批", factories.user("hq2"))
+            assert esc.status == "approved" and esc.decided_by.username == "hq2"
         else:
             with pytest.raises(Forbidden):
-                services.approve(esc.id, "代为审批", factories.user("manager_w"))
+                services.approve(esc.id, "代为审批", factories.user("hq2"))
 
 
 def test_a_delegate_cannot_pass_it_on(world, cal):
-    _delegate(date(2026, 1, 1), date(2026, 12, 31), manager="manager_e", delegate="nobody")
-    # "nobody" is a regional manager of no region: it cannot delegate what it only holds by delegation
+    # "nobody" is a regional manager of no region: it cannot be named a delegate (it could not decide)
     with pytest.raises(Invalid) as err:
-        _delegate(date(2026, 1, 1), date(2026, 12, 31), manager="nobody", delegate="manager_w")
+        _delegate(date(2026, 1, 1), date(2026, 12, 31), manager="manager_e", delegate="nobody")
+    assert "delegate" in err.value.errors
+    # nor delegate what it does not hold
+    with pytest.raises(Invalid) as err:
+        _delegate(date(2026, 1, 1), date(2026, 12, 31), manager="nobody", delegate="hq2")
     assert "manager" in err.value.errors

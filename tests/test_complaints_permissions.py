@@ -43,7 +43,7 @@ def rows(world):
     esc = services.escalate(complaint.id, "customer_request", "repair", None, "", factories.user("agent_e"))
     from app.complaints.models import EscalationDelegation
 
-    deleg = EscalationDelegation(manager=factories.user("manager_e"), delegate=factories.user("manager_w"),
+    deleg = EscalationDelegation(manager=factories.user("manager_e"), delegate=factories.user("hq2"),
                                  starts_on=clock.today(), ends_on=clock.today() + timedelta(days=3))
     db.session.add(deleg)
     db.session.commit()
@@ -60,7 +60,7 @@ def _payload(resource, rows, username, n):
     if resource == "escalation":
         return ({"complaint": rows["complaint"], "level": 1, "reason": "severity"}, {"comment": "x"})
     if resource == "escalation_delegation":
-        create = {"delegate": factories.user("manager_w").id, "starts_on": str(today + timedelta(days=10 + n)),
+        create = {"delegate": factories.user("hq2").id, "starts_on": str(today + timedelta(days=10 + n)),
                   "ends_on": str(today + timedelta(days=12 + n))}
         if username not in ("manager_e",):
             create["manager"] = factories.user("manager_e").id

@@ -227,7 +227,7 @@ def test_other_changes_are_not_rechecked(world, api):
 
 def test_page_edit_of_the_status_is_gated(trainee, world, login):
     c = login("hq")
-    c.get("/lang/en")
+    c.post("/language/", data={"locale": "en"})
     data = {"employee_no": "E2001", "name": "新学员", "phone": "", "email": "", "outlet": str(world.outlet_e.id),
             "hire_date": "2024-01-01", "status": "active"}
     training(trainee, mentored_orders=3)
@@ -240,7 +240,7 @@ def test_page_edit_of_the_status_is_gated(trainee, world, login):
 
 def test_page_action_refuses_with_the_unmet_items_then_activates(trainee, login):
     c = login("hq")
-    c.get("/lang/en")
+    c.post("/language/", data={"locale": "en"})
     training(trainee, theory_hours=12, practical_score=89)
     resp = c.post(f"/engineerview/action/activate/{trainee.id}")
     assert resp.status_code in (302, 303)
@@ -283,7 +283,7 @@ def test_show_page_and_api_carry_the_star_level_inputs(world, login, api):
     e.star_computed_on = date(2026, 3, 1)
     db.session.commit()
     c = login("hq")
-    c.get("/lang/en")
+    c.post("/language/", data={"locale": "en"})
     body = show_body(c.get(f"/engineerview/show/{e.id}").get_data(as_text=True))
     for text in ("Star score", "84.5", "Completed orders (star window)", "On-time arrival rate", "91.7%",
                  "First-time-fix rate", "75.0%", "Mean satisfaction", "4.58", "Star level computed on",

@@ -58,7 +58,7 @@ FAB_PO = os.path.join(os.path.dirname(flask_appbuilder.__file__), "translations"
 
 # Who signs in: conftest's hq, auditor and admin stay as they are (the demo leaves existing users
 # alone); the demo creates ``manager`` and ``agent`` (华东区), whose complaints and desk it fills.
-PASSWORDS = {"admin": PASSWORD, "hq": PASSWORD, "manager": "manager123", "agent": "agent123",
+PASSWORDS = {"admin": PASSWORD, "hq": PASSWORD, "manager": "Quyu-Demo-2026", "agent": "Kefu-Demo-2026",
              "auditor": PASSWORD}
 # Pages each role must reach (by shape), so that the crawl cannot quietly shrink.
 MUST_REACH = {
@@ -373,7 +373,7 @@ def crawl(client):
 def _signed_in(login, username, locale="zh"):
     client = login(username, PASSWORDS[username])
     if locale != "zh":
-        client.get(f"/lang/{locale}")
+        client.post("/language/", data={"locale": locale})
     return client
 
 

@@ -91,7 +91,7 @@ def test_enumerations_are_shown_translated(world, login):
 
 def test_english_pages(world, login):
     c = login("hq")
-    c.get("/lang/en")
+    c.post("/language/", data={"locale": "en"})
     html = c.get("/certificationview/list/").get_data(as_text=True)
     assert "Certifications" in html and '<span class="label label-success">Valid</span>' in html
     assert "Add certification" in c.get("/certificationview/add").get_data(as_text=True)
@@ -158,6 +158,6 @@ def test_roles_read_by_their_names_in_the_users_language(world, login):
     assert "总部管理员" in users and "HQ Admin" not in users and "[]" not in users
     profile = text(login("manager_e").get("/users/userinfo/").get_data(as_text=True))
     assert "区域经理" in profile and "Regional Manager" not in profile
-    admin.get("/lang/en")
+    admin.post("/language/", data={"locale": "en"})
     assert "HQ administrator" in text(list_body(admin.get("/users/list/?_flt_0_username=hq").get_data(as_text=True)))
-    admin.get("/lang/zh")
+    admin.post("/language/", data={"locale": "zh"})

@@ -36,7 +36,7 @@ def test_the_role_pages_and_form_show_readable_permissions(world, login):
     form = admin.get(f"/roles/edit/{manager.id}").get_data(as_text=True)
     assert ">服务网点 · 读取</option>" in form and ">can read on Outlet</option>" not in form
 
-    admin.get("/lang/en")
+    admin.post("/language/", data={"locale": "en"})
     roles = text(list_body(admin.get("/roles/list/").get_data(as_text=True)))
     assert "Regional manager" in roles and "Service outlets · read" in roles
-    admin.get("/lang/zh")
+    admin.post("/language/", data={"locale": "zh"})

@@ -209,4 +209,4 @@ def test_demo_leaves_existing_users_adds_missing_units_and_is_deterministic(app,
     hq = sm.find_user(username="hq")
     assert (hq.id, hq.password, hq.email, [r.name for r in hq.roles]) == hq_before
     assert _signed_in(login("hq", PASSWORD))
-    assert not _signed_in(login("hq", "hq123456"))
+    assert not _signed_in(login("hq", "Zongbu-Demo-2026"))

@@ -47,6 +47,7 @@ class AuditEventApi(BaseApi):
     search_columns = ["id", "actor_id", "actor_name", "entity", "record_id", "action", "at"]
     order_columns = ["id", "at"]
     base_order = ("id", "desc")
+    response_field_schemas = {"changes": {"description": "a JSON object: {field: [before, after]} or the details"}}
 
     def pre_get_list(self, data):
         super().pre_get_list(data)
@@ -62,5 +63,20 @@ class AuditEventApi(BaseApi):
     @safe
     @permission_name("read")
     def verify(self):
-        """Recompute the hash chain: ``{"ok", "checked", "first_broken_id"}``."""
+        """Recompute the hash chain: ``{"ok", "checked", "first_broken_id"}``.
+
+        ---
+        get:
+          responses:
+            200:
+              description: The result of the check
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      ok: {type: boolean}
+                      checked: {type: integer}
+                      first_broken_id: {type: integer, nullable: true}
+        """
         return self.response(200, **chain.verify(db.session))

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from app.audit_trail import chain
 
 # infrastructure, not records: the email outbox and the progress of users' background jobs
-NOT_AUDITED = {"audit_event", "audit_chain", "notification", "user_job", "alembic_version"}
+NOT_AUDITED = {"audit_event", "audit_chain", "notification", "user_job", "alembic_version",
+               "user_credential"}  # sign-in bookkeeping: locks and unlocks have their own events
 # bookkeeping that changes on its own (logins have their own events)
 IGNORED = {"updated_at", "changed_on", "last_login", "login_count", "fail_login_count"}
 SECRET = {"password"}

@@ -17,6 +17,8 @@ AUDIT_ACTION = Enumeration(
         ("token_refreshed", _l("API token refreshed")),
         ("permission_denied", _l("Permission denied")),
         ("reveal_phone", _l("Phone number revealed")),
+        ("account_locked", _l("Account locked")),
+        ("account_unlocked", _l("Account unlocked")),
     ],
 )
 
@@ -24,7 +26,7 @@ ROW_ACTIONS = frozenset({"insert", "update", "delete", "bulk_update", "bulk_dele
 """Events whose ``changes`` are ``{field: [before, after]}``."""
 
 SECURITY_ACTIONS = ("login", "login_failed", "logout", "token_issued", "token_refreshed", "permission_denied",
-                    "reveal_phone")
+                    "reveal_phone", "account_locked", "account_unlocked")
 
 ACTOR_KIND = Enumeration(
     "audit_actor_kind",
@@ -132,6 +134,9 @@ DETAIL_LABELS = {
     "path": _l("Address"),
     "method": _l("Request method"),
     "field": _l("Field"),
+    "reason": _l("Reason"),
+    "failures": _l("Failed sign-ins"),
+    "until": _l("Locked until"),
 }
 
 ACCESS_CHANNEL = Enumeration("audit_access_channel", [("page", _l("Web page")), ("api", _l("API"))])

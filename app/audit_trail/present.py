@@ -14,16 +14,43 @@ SUMMARY_SKIPPED = {"id", "created_at", "updated_at", "created_on", "changed_on",
 
 
 def _pages_by_table():
-    """``{table name: the first registered page showing that table}``."""
+    """``{table name: the first registered page showing that table}`` (built once: pages are
+    registered at start-up)."""
+    from flask import current_app
+
     from app.core.views import _views_by_model
 
-    return {getattr(model, "__tablename__", None): view for model, view in _views_by_model().items()
-            if getattr(model, "__tablename__", None) not in (None, "audit_event")}
+    appbuilder = current_app.appbuilder
+    cache = getattr(appbuilder, "_audit_page_by_table", None)
+    if cache is None:
+        cache = {getattr(model, "__tablename__", None): view for model, view in _views_by_model().items()
+                 if getattr(model, "__tablename__", None) not in (None, "audit_event")}
+        appbuilder._audit_page_by_table = cache
+    return cache
+
+
+def _memo(kind, key, make):
+    """A label computed once per app context (a request, a job) and language: exports read the
+    same few entities, fields and codes hundreds of thousands of times."""
+    from flask import g, has_app_context
+    from flask_babel import get_locale
+
+    if not has_app_context():
+        return make()
+    cache = g.setdefault("_audit_labels", {})
+    full = (kind, str(get_locale()), key)
+    if full not in cache:
+        cache[full] = make()
+    return cache[full]
 
 
 def entity_label(table):
     if not table:
         return ""
+    return _memo("entity", table, lambda: _entity_label(table))
+
+
+def _entity_label(table):
     label = EXTRA_ENTITY_LABELS.get(table)
     if label is None:
         view = _pages_by_table().get(table)
@@ -58,6 +85,11 @@ def _column(table, field):
 
 
 def field_label(table, field, detail=False):
+    """A field's name as the pages call it (see ``_field_label``)."""
+    return _memo("field", (table, field, detail), lambda: _field_label(table, field, detail))
+
+
+def _field_label(table, field, detail=False):
     """A field's name as the pages call it. Flask-AppBuilder fills a page's ``label_columns`` with
     English guesses ("Auto Key", plain strings) for every column the page does not label: those
     are skipped for the app's own labels, then the shared ones, then the table a foreign key
@@ -100,6 +132,10 @@ EXTRA_FIELD_ENUMS = {("escalation", "auto_key"): "app.complaints.enums:ESCALATIO
 
 
 def _enumeration(table, field):
+    return _memo("enum", (table, field), lambda: _find_enumeration(table, field))
+
+
+def _find_enumeration(table, field):
     view = _pages_by_table().get(table)
     enum = (getattr(view, "enum_columns", None) or {}).get(field) if view is not None else None
     if enum is None and (table, field) in EXTRA_FIELD_ENUMS:
@@ -125,7 +161,7 @@ def value_text(table, field, value, detail=False):
     if enum is not None and isinstance(value, str):
         if value and value not in enum and all(part in enum for part in value.split(",")):
             return ", ".join(enum.label(part) for part in value.split(","))  # a list of codes
-        return enum.label(value)
+        return _memo("value", (table, field, value), lambda: enum.label(value))
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
     if isinstance(value, (list, dict)):

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, stream_with_context
 from flask_appbuilder import expose
-from flask_appbuilder.baseviews import get_filter_args
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
@@ -87,7 +86,12 @@ def _time_field():
 
 # --- export ------------------------------------------------------------------------------------
 # The streams, the formula neutralisation and the download response are the shared ones
-# (``core.exports``); the trail writes one line per changed field.
+# (``core.exports``); the trail writes one line per changed field. The CSV is streamed in the
+# response, the workbook written by a background job (``reports.exports``) like every list's.
+#
+# Events are read in keyset batches of ``EXPORT_BATCH`` by id as plain rows (no ORM objects, so
+# nothing piles up in a session however long the trail), each batch on the session current when
+# it is read: a streamed response outlives the request's own session.
 
 neutralise = exports.neutralise
 FORMULA_PREFIXES = exports.FORMULA_PREFIXES
@@ -99,34 +103,61 @@ def export_header():
             gettext("Request id"), gettext("Client address"), gettext("Hash")]
 
 
-def export_rows(query):
-    """Rows of the export (one per changed field), read in batches of ``EXPORT_BATCH`` by id."""
+def event_lines(event):
+    """The export's rows of one event (a row with the trail's columns): one per changed field."""
+    head = [present.local_time(event.at), present.actor_text(event.actor_name),
+            present.action_label(event.action), present.entity_label(event.entity), event.record_id or ""]
+    tail = [event.request_id, event.client_addr, event.hash]
+    return [[event.id] + [neutralise(v) for v in head + [label, before, after] + tail]
+            for _code, label, before, after in present.lines(event) or [("", "", "", "")]]
+
+
+def event_batches(make_query, size=None):
+    """Lists of the selected events as plain rows, oldest first, ``size`` at a time (keyset paging
+    on the id). ``make_query()`` gives the filtered ORM query; it is called per batch so each batch
+    runs on the session of the moment."""
+    columns = list(AuditEvent.__table__.columns)
     last = 0
     while True:
-        batch = query.filter(AuditEvent.id > last).order_by(AuditEvent.id).limit(EXPORT_BATCH).all()
+        batch = (make_query().with_entities(*columns).filter(AuditEvent.id > last)
+                 .order_by(None).order_by(AuditEvent.id).limit(size or EXPORT_BATCH).all())
         if not batch:
             return
-        for event in batch:
-            head = [present.local_time(event.at), present.actor_text(event.actor_name),
-                    present.action_label(event.action), present.entity_label(event.entity), event.record_id or ""]
-            tail = [event.request_id, event.client_addr, event.hash]
-            for _code, label, before, after in present.lines(event) or [("", "", "", "")]:
-                yield [event.id] + [neutralise(v) for v in head + [label, before, after] + tail]
+        yield batch
         last = batch[-1].id
-        for event in batch:  # keep memory flat however long the export
-            db.session.expunge(event)
 
 
-def _attachment(body, mimetype, ext):
-    return exports.attachment(body, mimetype, exports.export_filename("audit-events", ext))
+class AuditExport(exports.ListExport):
+    """The filtered trail as the export's header and rows: the list's filters (``_flt_*`` query
+    arguments, the virtual time and security filters included) and scope, events oldest first,
+    one line per changed field. Used by the streamed CSV and the background workbook alike."""
 
+    def _columns(self):
+        return []
 
-def csv_stream(query):
-    return exports.csv_stream(export_header(), export_rows(query), EXPORT_BATCH)
+    def _order(self, args):
+        return None
 
+    def header(self):
+        return export_header()
 
-def xlsx_stream(query):
-    return exports.xlsx_stream(gettext("Audit events"), export_header(), export_rows(query))
+    def sheet_title(self):
+        return gettext("Audit events")
+
+    def filename(self, ext):
+        return exports.export_filename("audit-events", ext)
+
+    def row_batches(self):
+        for batch in event_batches(self.query):
+            rows = []
+            for event in batch:
+                rows.extend(event_lines(event))
+            yield rows
+
+    @staticmethod
+    def progress_of(rows):
+        """Events in a batch of rows (progress counts events, like ``count``)."""
+        return len({row[0] for row in rows})
 
 
 # --- pages -------------------------------------------------------------------------------------
@@ -137,7 +168,8 @@ class AuditEventView(BaseModelView):
     class_permission_name = p.AUDIT_EVENT
     datamodel = scoped(AuditEvent)
     base_permissions = [p.READ]
-    include_route_methods = {"list", "show", "export_csv", "export_xlsx", "verify"}  # no add, edit, delete, actions
+    include_route_methods = {"list", "show", "export_csv", "export_xlsx", "verify"}
+    list_export_class = AuditExport  # the background workbook's rows (``reports.exports``)  # no add, edit, delete, actions
     method_permission_name = {**VIEW_METHOD_PERMISSIONS, "export_csv": "read", "export_xlsx": "read",
                               "verify": "read"}
     singular = _l("audit event")
@@ -177,13 +209,6 @@ class AuditEventView(BaseModelView):
         return {"event": item, "event_lines": present.lines(item), "event_is_change": item.action in
                 present.ROW_ACTIONS}
 
-    def _filtered_query(self):
-        """The list page's query: the same FAB filters from the request, the same scope."""
-        get_filter_args(self._filters)
-        filters = self._filters.get_joined_filters(self._base_filters)
-        query = self.datamodel.apply_filters(db.session.query(AuditEvent), filters)
-        return self.datamodel._scoped(query)
-
     @expose("/verify")
     @has_access
     def verify(self):
@@ -204,16 +229,20 @@ class AuditEventView(BaseModelView):
     @expose("/export.csv")
     @has_access
     def export_csv(self):
-        """The filtered events as CSV (UTF-8 with a BOM, so Excel reads the Chinese right)."""
-        query = self._filtered_query()
-        return _attachment(stream_with_context(csv_stream(query)), "text/csv; charset=utf-8", "csv")
+        """The filtered events as CSV (UTF-8 with a BOM, so Excel reads the Chinese right), streamed:
+        every selected event, read in batches. The workbook (``export_xlsx``, a POST) is written by a
+        background job and downloaded under My jobs, as for every list."""
+        from flask import flash, redirect, request, url_for
 
-    @expose("/export.xlsx")
-    @has_access
-    def export_xlsx(self):
-        """The filtered events as an Excel workbook."""
-        query = self._filtered_query()
-        return _attachment(stream_with_context(xlsx_stream(query)), exports.XLSX_MIMETYPE, "xlsx")
+        export = AuditExport(self, request.args)
+        try:
+            export.count()  # a filter value the database refuses: say so before streaming
+        except Exception:
+            db.session.rollback()
+            flash(gettext("These filters cannot be applied; please check their values."), "danger")
+            return redirect(url_for("AuditEventView.list"))
+        body = exports.csv_stream(export.header(), export.rows(), EXPORT_BATCH)
+        return exports.attachment(stream_with_context(body), exports.CSV_MIMETYPE, export.filename("csv"))
 
 
 # --- the history section of every record's page -------------------------------------------------

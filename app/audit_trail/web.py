@@ -47,7 +47,7 @@ def install(appbuilder):
     @app.before_request
     def _request_id():
         capture.request_id()
-        if request.endpoint == "AuthDBView.logout":
+        if request.endpoint == "SignOutView.sign_out":  # logging out is a POST (core.protection)
             user = appbuilder.sm.current_user
             if user is not None and getattr(user, "is_authenticated", False):
                 _commit_event("logout", "ab_user", user.id, {"channel": "page"}, as_user=user)

@@ -75,7 +75,30 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @permission_name("write")
     @handle_domain_errors
     def respond(self, pk):
-        """First response to the customer: ``{"note"}``."""
+        """First response to the customer: ``{"note"}``.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    note: {type: string, nullable: true}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         data = json_body()
         return self._result(services.respond(pk, _text(data, "note"), _actor()))
 
@@ -85,7 +108,30 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @permission_name("write")
     @handle_domain_errors
     def pause(self, pk):
-        """Stop the SLA clock while waiting on the customer: ``{"reason"}``."""
+        """Stop the SLA clock while waiting on the customer: ``{"reason"}``.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    reason: {type: string, nullable: true}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         data = json_body()
         return self._result(services.pause(pk, _text(data, "reason"), _actor()))
 
@@ -95,7 +141,29 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @permission_name("write")
     @handle_domain_errors
     def resume(self, pk):
-        """Restart the clock; every paused minute is given back."""
+        """Restart the clock; every paused minute is given back.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties: {}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         json_body()
         return self._result(services.resume(pk, _actor()))
 
@@ -105,7 +173,30 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @permission_name("write")
     @handle_domain_errors
     def resolve(self, pk):
-        """``{"resolution"}``."""
+        """``{"resolution"}``.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    resolution: {type: string, nullable: true}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         data = json_body()
         return self._result(services.resolve(pk, _text(data, "resolution"), _actor()))
 
@@ -115,7 +206,30 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @permission_name("write")
     @handle_domain_errors
     def close(self, pk):
-        """After telling the customer the result: ``{"customer_satisfied": true|false}``."""
+        """After telling the customer the result: ``{"customer_satisfied": true|false}``.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    customer_satisfied: {type: boolean, nullable: true}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         data = json_body()
         return self._result(services.close(pk, data.get("customer_satisfied"), _actor()))
 
@@ -125,7 +239,33 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @permission_name("write")
     @handle_domain_errors
     def escalate(self, pk):
-        """``{"reason", "remedy", "compensation_amount", "comment"}`` → 201 with the escalation's id."""
+        """``{"reason", "remedy", "compensation_amount", "comment"}`` → 201 with the escalation's id.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    reason: {type: string, nullable: true}
+                    remedy: {type: string, nullable: true}
+                    compensation_amount: {type: number, nullable: true, minimum: 0}
+                    comment: {type: string, nullable: true}
+          responses:
+            201:
+              description: The escalation requested
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/EscalationApi.get'}
+        """
         data = json_body()
         esc = services.escalate(pk, data.get("reason"), data.get("remedy"), data.get("compensation_amount"),
                                 _text(data, "comment"), _actor())
@@ -137,7 +277,29 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @permission_name("read")
     @handle_domain_errors
     def timeline(self, pk):
-        """Received, responses, pauses, breaches, escalations and decisions, in order."""
+        """Received, responses, pauses, breaches, escalations and decisions, in order.
+
+        ---
+        get:
+          responses:
+            200:
+              description: The complaint's events, oldest first
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            at: {type: string, format: date-time}
+                            kind: {type: string}
+                            label: {type: string}
+                            actor: {type: string, nullable: true}
+                            note: {type: string, nullable: true}
+        """
         complaint = services.get_complaint(pk)
         return self.response(200, result=[timeline_entry(e) for e in services.timeline(complaint)])
 
@@ -182,7 +344,30 @@ class EscalationApi(BaseApi):
     @permission_name("decide")
     @handle_domain_errors
     def approve(self, pk):
-        """``{"comment"}``. 409 when it was already decided (exactly one concurrent decision wins)."""
+        """``{"comment"}``. 409 when it was already decided (exactly one concurrent decision wins).
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    comment: {type: string, nullable: true}
+          responses:
+            200:
+              description: The decided escalation
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/EscalationApi.get'}
+        """
         data = json_body()
         esc = services.approve(pk, _text(data, "comment"), _actor())
         return self.response(200, id=esc.id, result=self.serialize(esc))
@@ -193,7 +378,30 @@ class EscalationApi(BaseApi):
     @permission_name("decide")
     @handle_domain_errors
     def reject(self, pk):
-        """``{"comment"}`` (required): the complaint goes back to its owner with the reason."""
+        """``{"comment"}`` (required): the complaint goes back to its owner with the reason.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    comment: {type: string, nullable: true}
+          responses:
+            200:
+              description: The decided escalation
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/EscalationApi.get'}
+        """
         data = json_body()
         esc = services.reject(pk, _text(data, "comment"), _actor())
         return self.response(200, id=esc.id, result=self.serialize(esc))

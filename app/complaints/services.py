@@ -378,6 +378,64 @@ def reject(escalation_id, comment, actor):
     return _decide(escalation_id, actor, False, comment)
 
 
+# --- delegations: who may be named, who is offered --------------------------------------------
+
+def deciders_clause(region_ids=None):
+    """Active users who may decide escalations of ``region_ids`` (``None``: of any region): HQ
+    admins, and regional managers assigned to one of those regions."""
+    from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
+    from sqlalchemy import and_, or_
+
+    from app.network.models import region_user
+
+    def holding(role_name):
+        return User.id.in_(select(assoc_user_role.c.user_id)
+                           .join(Role, Role.id == assoc_user_role.c.role_id).where(Role.name == role_name))
+
+    members = select(region_user.c.user_id)
+    if region_ids is not None:
+        members = members.where(region_user.c.region_id.in_(list(region_ids)))
+    return and_(User.active.is_(True), or_(holding(HQ_ADMIN), and_(holding(REGIONAL_MANAGER), User.id.in_(members))))
+
+
+def may_decide_for(delegate, manager):
+    """Whether ``delegate`` can decide what ``manager`` delegates: an active HQ admin, or an
+    active regional manager sharing one of the manager's regions."""
+    if delegate is None or not delegate.active:
+        return False
+    if _has_role(delegate, HQ_ADMIN):
+        return True
+    return _has_role(delegate, REGIONAL_MANAGER) and bool(
+        scope.user_region_ids(delegate) & scope.user_region_ids(manager))
+
+
+@scope.related_rule(EscalationDelegation, "delegate")
+def offered_delegates(actor):
+    """A delegation's delegate is chosen among the deciders of the actor's regions (everyone's
+    for unrestricted users), never the actor themselves."""
+    from flask_appbuilder.security.sqla.models import User
+
+    if actor is None or scope.is_unrestricted(actor):
+        return deciders_clause()
+    return deciders_clause(scope.current_region_ids()) & (User.id != actor.id)
+
+
+@scope.related_rule(EscalationDelegation, "manager")
+def offered_managers(actor):
+    """Delegating managers: the regional managers of the actor's regions (any region's for
+    unrestricted users)."""
+    from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
+
+    from app.network.models import region_user
+
+    members = select(region_user.c.user_id)
+    if actor is not None and not scope.is_unrestricted(actor):
+        members = members.where(region_user.c.region_id.in_(list(scope.current_region_ids() or ())))
+    managers = (select(assoc_user_role.c.user_id).join(Role, Role.id == assoc_user_role.c.role_id)
+                .where(Role.name == REGIONAL_MANAGER))
+    return User.id.in_(members) & User.id.in_(managers)
+
+
 @validates_entity(EscalationDelegation)
 def _delegation_rules(item, errors):
     manager = item.manager
@@ -388,6 +446,13 @@ def _delegation_rules(item, errors):
     if item.delegate_id is not None and item.delegate_id == item.manager_id or (
             item.delegate is not None and item.delegate is manager):
         errors.add("delegate", _("Choose someone else as delegate."))
+    elif item.delegate_id is not None or item.delegate is not None:
+        from flask_appbuilder.security.sqla.models import User
+
+        delegate = item.delegate if item.delegate is not None else db.session.get(User, item.delegate_id)
+        if not may_decide_for(delegate, manager):
+            errors.add("delegate", _("The delegate must be able to decide these escalations: a regional "
+                                     "manager of the same region, or an HQ admin."))
     if item.starts_on and item.ends_on and item.ends_on < item.starts_on:
         errors.add("ends_on", _("The end date must not be before the start date."))
 

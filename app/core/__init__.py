@@ -26,6 +26,9 @@ def register(appbuilder):
         if appbuilder.menu.find(name) is None:
             appbuilder.menu.add_category(name, icon=icon, label=label)
 
+    from app.core import protection
+
+    protection.register(appbuilder)
     appbuilder.add_api(SettingApi)
     appbuilder.add_view(SettingView, "Settings", label=SettingView.label, icon="fa-sliders",
                         category=p.MENU_SYSTEM, category_label=SettingView.category_label, category_icon="fa-cog")

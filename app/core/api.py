@@ -20,13 +20,15 @@ from flask import current_app, request
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.const import API_RESULT_RES_KEY
+from flask_appbuilder.exceptions import ApplyFilterException
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
 from marshmallow_sqlalchemy.fields import Related, RelatedList
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from app.core import clock, scope, services
+from app.core.api_input import INT_MAX, INT_MIN, fits_integer
 from app.core.datamodel import ScopedInterface
 from app.core.errors import BadRequest, DomainError, Forbidden, Invalid
 from app.extensions import db
@@ -67,6 +69,9 @@ def handle_domain_errors(fn):
             db.session.rollback()
             err = services.integrity_error(exc)
             return self.response(err.status, **err.to_dict())
+        except DataError:  # a value the column cannot hold
+            db.session.rollback()
+            return self.response(422, message=gettext("A value is out of range or not valid."), errors={})
 
     return wrapper
 
@@ -155,6 +160,8 @@ class RelatedById(Related):
     def _deserialize(self, value, attr=None, data=None, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(gettext("Give the id (a whole number) of a record."))
+        if not fits_integer(value):  # no row has it (and PostgreSQL would refuse the query)
+            raise ValidationError(gettext("There is no record with id %(id)s.", id=value))
         model = self.related_model
         obj = db.session.get(model, value)
         if obj is None:
@@ -211,10 +218,12 @@ class IdSchemaConverter(Model2SchemaConverter):
         if datamodel.is_relation_many_to_one(name):
             nullable = datamodel.is_nullable(name)
             field = RelatedById(required=not nullable, allow_none=nullable,
-                                metadata={"type": "integer", "description": f"id of a {target} row"})
+                                metadata={"type": "integer", "minimum": 1, "maximum": INT_MAX,
+                                          "description": f"id of a {target} row"})
         else:
             required = bool(datamodel.get_info(name).get("required", False))
-            field = RelatedIdList(RelatedById(metadata={"type": "integer"}), required=required,
+            field = RelatedIdList(RelatedById(metadata={"type": "integer", "minimum": 1, "maximum": INT_MAX}),
+                                  required=required,
                                   metadata={"description": f"ids of {target} rows"})
         field.unique = False
         return field
@@ -240,7 +249,36 @@ class IdSchemaConverter(Model2SchemaConverter):
             error = _l("Must be at most %(n)s.", n="{max}")
         if low is not None or high is not None:
             field.validators.append(validate.Range(min=low, max=high, error=error))
+        if type(field) is fields.Integer and low is None and high is None:
+            # what an INTEGER column holds: beyond it, a field error instead of a database failure
+            field.validators.append(validate.Range(min=INT_MIN, max=INT_MAX, error=_l(
+                "Must be between %(min)s and %(max)s.", min="{min}", max="{max}")))
+        if isinstance(field, fields.Decimal):
+            field.metadata = {**field.metadata, **decimal_metadata(sqla_column, low, high)}
         return field
+
+
+def decimal_metadata(column, low, high):
+    """How a decimal travels, for the OpenAPI spec: as text (``"12.50"``), with its digits."""
+    precision = getattr(column.type, "precision", None) or 18
+    scale = getattr(column.type, "scale", None) or 0
+    whole = max(precision - scale, 1)
+    pattern = f"^-?[0-9]{{1,{whole}}}" + (f"(\\.[0-9]{{1,{scale}}})?$" if scale else "$")
+    bounds = f" from {low} to {high}" if low is not None and high is not None else ""
+    return {"type": "string", "format": "decimal", "pattern": pattern,
+            "description": f"a decimal number as text{bounds}"}
+
+
+class _OfferedRows(ScopedInterface):
+    """A related model's rows restricted to what one related field offers (``clause``; ``None``:
+    everything)."""
+
+    def __init__(self, model, clause):
+        super().__init__(model)
+        self._clause = clause
+
+    def _scoped(self, query):
+        return query if self._clause is None else query.filter(self._clause)
 
 
 class BaseApi(ModelRestApi):
@@ -262,6 +300,22 @@ class BaseApi(ModelRestApi):
         if not self._may_write():
             return []
         return super()._get_fields_info(cols, model_schema, filter_rel_fields, **kwargs)
+
+    def _get_list_related_field(self, field, filter_rel_field, page=None, page_size=None):
+        """A relation's choices in ``_info``: the rows its field offers the acting user, as the
+        pages' related search does (``scope.related_clause``: the region scope, users by the
+        regions they share, or the column's own rule, e.g. a delegation's delegate)."""
+        if not isinstance(field, (Related, RelatedList)):
+            return 0, []
+        model = self.datamodel.get_related_model(field.name)
+        datamodel = _OfferedRows(model, scope.related_clause(self.datamodel.obj, field.name, model))
+        filters = datamodel.get_filters(datamodel.get_search_columns_list())
+        page, page_size = self._sanitize_page_args(page, page_size)
+        order_column, order_direction = self.order_rel_fields.get(field.name) or ("", "")
+        if filter_rel_field:
+            filters = filters.add_filter_list(filter_rel_field)
+        count, values = datamodel.query(filters, order_column, order_direction, page=page, page_size=page_size)
+        return count, [{"id": datamodel.get_pk_value(value), "value": str(value)} for value in values]
 
     def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
         info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
@@ -301,6 +355,9 @@ class BaseApi(ModelRestApi):
             err = services.integrity_error(exc)
             return self.response(err.status, **err.to_dict())
         db.session.rollback()
+        if isinstance(exc, ApplyFilterException) or isinstance(exc, DataError):
+            # a filter or value the database cannot take (an id beyond INTEGER, a number too large)
+            return self.response(400, message=gettext("A value is out of range or not valid."), errors={})
         return self.response(500, message=gettext("Internal error."), errors={})
 
     # --- writes ----------------------------------------------------------------------------

@@ -24,13 +24,14 @@ MESSAGES = {
 }
 
 
-def render(exc):
+def render(exc, text=None):
     from flask import current_app, render_template
 
     code = exc.code
     if exc.response is not None or code is None or code < 400:
         return exc
-    title, text = MESSAGES.get(code) or MESSAGES[500 if code >= 500 else 400]
+    title, default_text = MESSAGES.get(code) or MESSAGES[500 if code >= 500 else 400]
+    text = text or default_text
     if code >= 500:
         from app.extensions import db
 

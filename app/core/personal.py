@@ -244,7 +244,20 @@ class PhoneMaskingApi:
     @permission_name("read")
     def reveal_phone(self, pk):
         """The full customer phone number ``{"customer_phone"}``, logged in the audit trail: for
-        users allowed to see or reveal numbers (403 otherwise), within their regions (404)."""
+        users allowed to see or reveal numbers (403 otherwise), within their regions (404).
+
+        ---
+        post:
+          responses:
+            200:
+              description: The full number
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      customer_phone: {type: string, nullable: true}
+        """
         try:
             return self.response(200, **{PHONE: reveal_phone(self.datamodel.obj, pk)})
         except DomainError as exc:

@@ -150,3 +150,55 @@ def outside_message():
     from flask_babel import gettext
 
     return gettext("This record belongs to a region outside your scope.")
+
+
+# --- who may be listed: the users and rows a related field offers -----------------------------
+# Users carry no region of their own: they belong to the regions assigned to them. A related
+# field (a page's ``/related/<column>`` search, the value a form accepts, an API's ``_info``
+# choices) offers a restricted user only the users sharing one of their regions; a column may
+# declare a narrower rule (a delegation's delegate: only those who may decide).
+
+_RELATED_RULES = {}
+
+
+def related_rule(model, column):
+    """Register ``fn(actor) -> condition or None`` as what the related field ``model.column``
+    offers ``actor`` (``None`` for the system). The rule replaces the default scope, so it must
+    keep within it."""
+
+    def decorator(fn):
+        _RELATED_RULES[(model.__tablename__, column)] = fn
+        return fn
+
+    return decorator
+
+
+def visible_users_clause(user=None):
+    """The users the acting user (or ``user``) may see listed: ``None`` (everyone) when
+    unrestricted, else the users assigned to one of their regions, themselves included."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.network.models import region_user
+
+    actor = _acting_user() if user is None else user
+    if is_unrestricted(actor):
+        return None
+    if actor is None:
+        return User.id.is_(None)  # nobody
+    regions = current_region_ids() if user is None else user_region_ids(actor)
+    members = select(region_user.c.user_id).where(region_user.c.region_id.in_(list(regions or ())))
+    return User.id.in_(members) | (User.id == actor.id)
+
+
+def related_clause(model, column, related_model):
+    """The condition on ``related_model`` rows the related field ``model.column`` offers the
+    acting user (``None``: no restriction): the column's own rule, else users as
+    ``visible_users_clause`` and other rows by the region scope."""
+    from flask_appbuilder.security.sqla.models import User
+
+    rule = _RELATED_RULES.get((getattr(model, "__tablename__", None), column))
+    if rule is not None:
+        return rule(acting_user())
+    if isinstance(related_model, type) and issubclass(related_model, User):
+        return visible_users_clause()
+    return clause_for(related_model)

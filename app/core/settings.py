@@ -118,6 +118,13 @@ DEFINITIONS = {
         # Users' background jobs (imports, exports)
         Definition("jobs.file_retention_days", "int", 7,
                    _l("Keep the files of imports and exports for (days)"), 1, 365),
+        # Excel imports: what an uploaded workbook may unpack to (checked before any parser opens it)
+        Definition("imports.max_uncompressed_mb", "int", 100,
+                   _l("Excel import: largest unpacked workbook (MB, all parts together)"), 1, 2000),
+        Definition("imports.max_part_mb", "int", 50,
+                   _l("Excel import: largest unpacked part of a workbook (MB)"), 1, 2000),
+        Definition("imports.max_compression_ratio", "int", 100,
+                   _l("Excel import: highest compression ratio of a workbook part"), 10, 10000),
         # Parts
         Definition("part.default_warranty_days", "int", 90,
                    _l("Default repair warranty (days)"), 0, 3650),
@@ -130,6 +137,13 @@ DEFINITIONS = {
         Definition("kpi.complaint_satisfaction_target", "decimal", Decimal("97"),
                    _l("Satisfaction with complaint handling target (%)"), 0, 100),
         Definition("kpi.complaint_rate_limit", "decimal", Decimal("5"), _l("Complaint rate limit (%)"), 0, 100),
+        # Signing in (app/security): lockout after failed sign-ins, the password policy
+        Definition("security.lockout_failures", "int", 10,
+                   _l("Lock an account after this many failed sign-ins in a row"), 3, 100),
+        Definition("security.lockout_minutes", "int", 15,
+                   _l("Keep a locked account locked for (minutes)"), 1, 1440),
+        Definition("security.password_min_length", "int", 10,
+                   _l("Shortest password allowed (characters)"), 8, 128),
     ]
 }
 

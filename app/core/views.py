@@ -17,6 +17,7 @@ Every page is a ``BaseModelView``. On top of Flask-AppBuilder's ``ModelView`` it
   filled for a whole page in one batch (``computed_values``).
 """
 import json
+import os
 from datetime import timedelta
 
 from flask import abort, current_app, flash, g, jsonify, request, url_for
@@ -199,8 +200,9 @@ def _scalar_default(datamodel, col):
     return default.arg if default is not None and default.is_scalar else None
 
 
-def _load_scoped(model, raw_ids):
-    """``{id: row}`` for the ids the current user may see; ``None`` when an id is malformed."""
+def _load_scoped(model, raw_ids, clause=None):
+    """``{id: row}`` for the ids the current user may see (``clause``: a narrower condition than
+    the region scope, e.g. the users a related field offers); ``None`` when an id is malformed."""
     ids = []
     for raw in raw_ids:
         try:
@@ -209,7 +211,7 @@ def _load_scoped(model, raw_ids):
             return None
     pk = model.__mapper__.primary_key[0]
     query = db.session.query(model).filter(pk.in_(ids))
-    clause = scope.clause_for(model)
+    clause = scope.clause_for(model) if clause is None else clause
     if clause is not None:
         query = query.filter(clause)
     return {getattr(row, pk.key): row for row in query}
@@ -257,9 +259,10 @@ class AjaxSelectField(Field):
     widget = AjaxSelectWidget()
 
     def __init__(self, label=None, validators=None, model=None, url=None, multiple=False, depends=None,
-                 **kwargs):
+                 clause=None, **kwargs):
         super().__init__(label, validators, **kwargs)
         self.model = model
+        self.clause = clause  # () -> the condition on the rows offered (as the search offers them)
         self._url = url
         self.multiple = multiple
         self.depends = depends or {}
@@ -289,7 +292,7 @@ class AjaxSelectField(Field):
         if not values:
             self.data = [] if self.multiple else None
             return
-        rows = _load_scoped(self.model, values)
+        rows = _load_scoped(self.model, values, self.clause() if self.clause is not None else None)
         if rows is None or any(int(v) not in rows for v in values):
             self._invalid = True
             self.data = [] if self.multiple else None
@@ -531,9 +534,110 @@ class PageSearchWidget(SearchWidget):
         return super().__call__(**kwargs)
 
 
+# --- what every page of records does safely --------------------------------------------------
+
+def _file_columns(model):
+    from flask_appbuilder.models.mixins import FileColumn, ImageColumn
+
+    mapper = sa_inspect(model, raiseerr=False)
+    if mapper is None:
+        return []
+    return [column for column in mapper.columns if isinstance(column.type, (FileColumn, ImageColumn))]
+
+
+def _plain_file_name(name):
+    """A bare file name: no directory part, no ``..``, nothing hidden, nothing unstorable."""
+    from app.core.api_input import unstorable
+
+    return bool(name) and not unstorable(name) and "/" not in name and "\\" not in name \
+        and not name.startswith(".") and name == os.path.basename(name)
+
+
+class SafeModelViewMixin:
+    """Mixed in front of FAB's ``ModelView`` by every page of records (``BaseModelView`` and the
+    security pages): what FAB's own answers with a 500 or does on a plain GET.
+
+    * ``download/<name>`` serves only a file that a file column of this page's model names, on a
+      row the user can see, and that exists; anything else (a missing file, ``..%2f…``) is a 404;
+    * add and edit forms refuse text that cannot be stored as a form error (``core.page_input``);
+    * an action on one record (``action/<name>/<pk>``) acts on POST only: a GET answers 405 with a
+      page saying what it will do and a button that POSTs it (with the CSRF token); an unknown
+      action or record is a 404.
+    """
+
+    checks_form_text = True
+    """``core.page_input`` leaves this page's add and edit forms to ``StorableTextForm``."""
+
+    def _init_forms(self):
+        from app.core.page_input import storable_text_form
+
+        super()._init_forms()
+        self.add_form = storable_text_form(self.add_form)
+        self.edit_form = storable_text_form(self.edit_form)
+
+    @expose("/download/<string:filename>")
+    @has_access
+    def download(self, filename):
+        from flask import send_file
+        from flask_appbuilder.filemanager import uuid_originalname
+        from werkzeug.security import safe_join
+
+        model = self.datamodel.obj
+        columns = _file_columns(model)
+        if not columns or not _plain_file_name(filename):
+            abort(404)
+        query = db.session.query(model).filter(or_(*[column == filename for column in columns]))
+        clause = scope.clause_for(model)
+        if clause is not None:
+            query = query.filter(clause)
+        path = safe_join(current_app.config["UPLOAD_FOLDER"], filename)
+        if query.first() is None or path is None or not os.path.isfile(path):
+            abort(404)
+        return send_file(path, download_name=uuid_originalname(filename), as_attachment=True)
+
+    def _action_item(self, name, pk):
+        if name not in self.actions:
+            abort(404)
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk))
+        if item is None:
+            abort(404)
+        return item
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        item = self._action_item(name, pk)
+        if request.method == "POST":
+            return super().action(name, pk)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            from flask import redirect
+            from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
+
+            flash(str(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
+            return redirect(url_for(f"{self.endpoint}.list"))
+        spec = self.actions[name]
+        show = f"{self.endpoint}.show"
+        back = url_for(show, pk=pk) if show in current_app.view_functions else url_for(f"{self.endpoint}.list")
+        # 405 (this address acts on POST only), with the page that POSTs it
+        return self.render_template("pages/confirm_action.html", title=str(spec.text), action=spec,
+                                    question=spec.confirmation or gettext("Apply this action to the record?"),
+                                    record=str(item), back=back), 405, {"Allow": "POST"}
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        name = request.form.get("action")
+        if name not in self.actions:
+            abort(404)
+        pks = request.form.getlist("rowid")
+        items = [self.datamodel.get(self._deserialize_pk_if_composite(pk)) for pk in pks]
+        if any(item is None for item in items):
+            flash(gettext("Some selected records are outside your scope."), "danger")
+            abort(404)
+        return super().action_post()
+
+
 # --- the base page -----------------------------------------------------------------------------
 
-class BaseModelView(ModelView):
+class BaseModelView(SafeModelViewMixin, ModelView):
     """CRUD pages whose writes go through the services and whose errors land on the form."""
 
     method_permission_name = VIEW_METHOD_PERMISSIONS
@@ -616,7 +720,8 @@ class BaseModelView(ModelView):
     def _ajax_field(self, col, label, model, validators, multiple=False, for_search=False):
         depends = {} if for_search else {param: param for param in self.related_depends.get(col, {})}
         return AjaxSelectField(label, validators=validators, model=model, url=self._related_url(col),
-                               multiple=multiple, depends=depends)
+                               multiple=multiple, depends=depends,
+                               clause=lambda: scope.related_clause(self.datamodel.obj, col, model))
 
     def _auto_form_fields(self, columns, declared):
         """Fields FAB would get wrong: enumerations, related records (AJAX), local datetimes."""
@@ -731,7 +836,8 @@ class BaseModelView(ModelView):
         pk = mapper.primary_key[0]
 
         query = db.session.query(model)
-        clause = scope.clause_for(model)
+        # the region scope, users by the regions they share, or the column's own rule
+        clause = scope.related_clause(self.datamodel.obj, col_name, model)
         if clause is not None:
             query = query.filter(clause)
         term = (request.args.get("q") or "").strip()[:100]
@@ -898,18 +1004,14 @@ class BaseModelView(ModelView):
         """Start the filtered list's Excel export in the background; the user follows it (and
         downloads the workbook) under My jobs."""
         from flask import redirect
-        from flask_wtf.csrf import validate_csrf
 
         from app.core import exports
+        from app.core.web import csrf_ok
 
         back = url_for(f"{self.endpoint}.list") + (f"?{request.query_string.decode()}"
                                                    if request.query_string else "")
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                validate_csrf(request.form.get("csrf_token"))
-            except ValidationError:
-                flash(gettext("The form expired; please try again."), "danger")
-                return redirect(back)
+        if not csrf_ok():
+            return redirect(back)
         starter = exports.background_export()
         if starter is None:
             abort(404)
@@ -1010,27 +1112,6 @@ class BaseModelView(ModelView):
             db.session.rollback()
             flash(str(exc.message), "danger")
         self.update_redirect()
-
-    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
-    def action(self, name, pk):
-        if name not in self.actions:
-            abort(404)
-        item = self.datamodel.get(self._deserialize_pk_if_composite(pk))
-        if item is None:
-            abort(404)
-        return super().action(name, pk)
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        name = request.form.get("action")
-        if name not in self.actions:
-            abort(404)
-        pks = request.form.getlist("rowid")
-        items = [self.datamodel.get(self._deserialize_pk_if_composite(pk)) for pk in pks]
-        if any(item is None for item in items):
-            flash(gettext("Some selected records are outside your scope."), "danger")
-            abort(404)
-        return super().action_post()
 
     @page_action("muldelete", _l("Delete"), _l("Delete all selected records?"), "fa-trash", single=False)
     def muldelete(self, items):

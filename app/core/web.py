@@ -3,26 +3,21 @@ from flask import jsonify, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
-from app.core import error_pages, l10n
+from app.core import error_pages, l10n, outage, page_input
 from app.core.errors import DomainError
 from app.extensions import db
 
 
 def csrf_ok():
-    """Whether a custom page form's CSRF token is valid (always, when CSRF is off); flashes the
-    reason when not, so the caller only redirects."""
-    from flask import current_app, flash
-    from flask_wtf.csrf import validate_csrf
-    from wtforms import ValidationError
+    """Whether this POST's CSRF token was valid. ``CSRFProtect`` (``core.protection``) checks every
+    POST before any view runs and refuses a bad one with 403, so a custom page's view that is
+    running has a valid token; the check stays for views called some other way (flashes why)."""
+    from flask import current_app, flash, g
 
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+    if g.get("csrf_valid") or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return True
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-        return True
-    except ValidationError:
-        flash(gettext("The form expired; please try again."), "danger")
-        return False
+    flash(gettext("The form expired; please try again."), "danger")
+    return False
 
 
 def flash_error(exc):
@@ -50,9 +45,14 @@ def install(app):
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):
+        if exc.code == 500 and outage.is_unavailable(getattr(exc, "original_exception", None)):
+            return outage.response()
         if _wants_json():
             return jsonify({"message": error_pages.api_message(exc), "errors": {}}), exc.code
         return error_pages.render(exc)
+
+    outage.install(app)  # the database out of reach: 503 + Retry-After, recovery by itself
+    page_input.install(app)  # text a page cannot store: a form error or a 400, never a 500
 
     app.add_template_filter(l10n.datetime_text, "local_dt")
     app.add_template_filter(l10n.date_text, "local_date")

@@ -52,7 +52,29 @@ class EngineerApi(BaseApi):
     def activate(self, pk):
         """Put a trainee on duty once an onboarding training passed: 409 listing the unmet items
         (``theory_hours``, ``practical_hours``, ``mentored_orders``, ``theory_score``,
-        ``practical_score`` or ``onboarding``), 409 naming the status of a non-trainee."""
+        ``practical_score`` or ``onboarding``), 409 naming the status of a non-trainee.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties: {}
+          responses:
+            200:
+              description: The engineer, now active
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         from app.engineers import services
         from app.extensions import db
 

@@ -58,7 +58,29 @@ class OutletApi(BaseApi):
     def qualification(self, pk):
         """The live qualification evidence: ``{"certified_engineers", "required_engineers",
         "stock_rate", "required_stock_rate", "has_fixed_premises", "qualifies", "items": [...]}``;
-        the items carry the drill-down (engineers and why they count or not, short common parts)."""
+        the items carry the drill-down (engineers and why they count or not, short common parts).
+
+        ---
+        get:
+          responses:
+            200:
+              description: The outlet's live qualification evidence
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        type: object
+                        properties:
+                          certified_engineers: {type: integer}
+                          required_engineers: {type: integer}
+                          stock_rate: {type: number, nullable: true}
+                          required_stock_rate: {type: number, nullable: true}
+                          has_fixed_premises: {type: boolean, nullable: true}
+                          qualifies: {type: boolean}
+                          items: {type: array, items: {type: object}}
+        """
         from app.qualification import services
 
         outlet = self.datamodel.get(pk, self._base_filters)

@@ -111,7 +111,32 @@ class QualificationAuditApi(BaseApi):
     @handle_domain_errors
     def submit(self, pk):
         """``{"outcome": "pass"|"conditional"|"fail", "comment", "rectification_days"}``: freezes the
-        computed evidence and proposes the outcome."""
+        computed evidence and proposes the outcome.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    outcome: {type: string, nullable: true, enum: [pass, conditional, fail, null]}
+                    comment: {type: string, nullable: true}
+                    rectification_days: {type: integer, nullable: true}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         data = json_body()
         _unknown_fields(data, ["outcome", "comment", "rectification_days"])
         audit = services.submit(pk, data.get("outcome"), data.get("comment"), data.get("rectification_days"),
@@ -124,7 +149,30 @@ class QualificationAuditApi(BaseApi):
     @permission_name("approve")
     @handle_domain_errors
     def approve(self, pk):
-        """``{"comment"}``: an HQ admin who did not submit it; the outcome takes effect on the outlet."""
+        """``{"comment"}``: an HQ admin who did not submit it; the outcome takes effect on the outlet.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    comment: {type: string, nullable: true}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         data = json_body()
         return self._result(services.approve(pk, data.get("comment"), _actor()))
 
@@ -134,7 +182,30 @@ class QualificationAuditApi(BaseApi):
     @permission_name("approve")
     @handle_domain_errors
     def return_audit(self, pk):
-        """``{"comment"}`` (required): back to the auditor for corrections."""
+        """``{"comment"}`` (required): back to the auditor for corrections.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    comment: {type: string, nullable: true}
+          responses:
+            200:
+              description: The record after the action
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+        """
         data = json_body()
         return self._result(services.return_(pk, data.get("comment"), _actor()))
 
@@ -145,7 +216,35 @@ class QualificationAuditApi(BaseApi):
     @handle_domain_errors
     def upload_evidence(self, pk):
         """``multipart/form-data`` with ``item`` (an on-site item's code) and ``file`` (JPEG, PNG,
-        WebP or PDF) → 201 with the stored file."""
+        WebP or PDF) → 201 with the stored file.
+
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              multipart/form-data:
+                schema:
+                  type: object
+                  required: [item, file]
+                  properties:
+                    item: {type: string, description: 'the code of an on-site checklist item'}
+                    file: {type: string, format: binary, description: 'JPEG, PNG, WebP or PDF'}
+          responses:
+            201:
+              description: The stored file
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result:
+                        type: object
+                        properties:
+                          id: {type: integer}
+                          url: {type: string}
+        """
         upload = request.files.get("file")
         row = services.add_evidence(pk, request.form.get("item"), upload.filename if upload else "",
                                     upload.stream if upload else None, _actor())
@@ -161,7 +260,28 @@ class QualificationAuditApi(BaseApi):
     @permission_name("read")
     @handle_domain_errors
     def download_evidence(self, pk, file_id):
-        """The evidence file itself, for users who may see the audit."""
+        """The evidence file itself, for users who may see the audit.
+
+        ---
+        get:
+          parameters:
+          - in: query
+            name: download
+            schema: {type: string, enum: ['1']}
+            description: 1 to download a PDF instead of showing it
+          responses:
+            200:
+              description: The file, as uploaded
+              content:
+                image/jpeg:
+                  schema: {type: string, format: binary}
+                image/png:
+                  schema: {type: string, format: binary}
+                image/webp:
+                  schema: {type: string, format: binary}
+                application/pdf:
+                  schema: {type: string, format: binary}
+        """
         return evidence_response(pk, file_id)
 
     @expose("/<int:pk>/evidence/<int:file_id>", methods=["DELETE"])
@@ -170,6 +290,20 @@ class QualificationAuditApi(BaseApi):
     @permission_name("write")
     @handle_domain_errors
     def delete_evidence(self, pk, file_id):
+        """Delete one evidence file of an audit still open for answers.
+
+        ---
+        delete:
+          responses:
+            200:
+              description: Deleted
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      message: {type: string}
+        """
         services.remove_evidence(pk, file_id, _actor())
         return self.response(200, message=_("Deleted."))
 

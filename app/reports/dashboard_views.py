@@ -57,7 +57,11 @@ class DashboardApi(BaseApi):
             name: days
             schema: {type: integer}
           responses:
-            200: {description: the panel}
+            200:
+              description: the panel (its name, title, labels and numbers)
+              content:
+                application/json:
+                  schema: {type: object, properties: {name: {type: string}}}
             400: {description: invalid window}
             404: {description: no such panel}
         """

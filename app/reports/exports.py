@@ -7,7 +7,8 @@ their region scope and their right to see customers' phone numbers — and write
 openpyxl's write-only mode, reading the rows in batches and committing its progress every
 ``PROGRESS_EVERY`` rows (and writing it to Redis, ``job_control``, where a cancel request is read:
 a cancelled export deletes its partial file and ends ``cancelled``). The file lands under
-``UPLOAD_FOLDER/exports``; only its owner may download it (``my_jobs``).
+``UPLOAD_FOLDER/exports``; only its owner may download it (``my_jobs``). A list whose export reads
+differently names its own ``list_export_class`` (the audit trail: one line per changed field).
 """
 import logging
 import os
@@ -122,7 +123,7 @@ def export_list(job_id):
 
 
 def _write(job, view, args):
-    export = exports.ListExport(view, args)
+    export = getattr(view, "list_export_class", exports.ListExport)(view, args)
     job.total = export.count()
     db.session.commit()
     total = job.total
@@ -139,11 +140,13 @@ def _write(job, view, args):
             {"progress": done}, synchronize_session=False)
         db.session.commit()
 
+    progress_of = getattr(export, "progress_of", len)  # what ``total`` counts, per batch of rows
+
     def rows():
         done = reported = 0
         for batch in export.row_batches():
             yield from batch
-            done += len(batch)
+            done += progress_of(batch)
             if done - reported >= PROGRESS_EVERY:  # between batches: nothing loaded is in use
                 progress(done)
                 reported = done

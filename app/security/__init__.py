@@ -6,8 +6,9 @@ def register(appbuilder):
     """
     from flask import current_app
 
-    from app.security import guard, permission_labels, roles
+    from app.security import credentials, guard, permission_labels, roles
 
     guard.install(appbuilder)
+    credentials.install()  # a password change, a deactivation: the user's sessions and tokens end
     current_app.add_template_global(roles.role_label, "role_label")
     current_app.add_template_global(permission_labels.permissions_text, "permissions_text")

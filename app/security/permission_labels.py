@@ -18,6 +18,7 @@ ACTIONS = {
     "can_this_form_get": _l("open the form"), "can_this_form_post": _l("submit the form"),
     "can_userinfo": _l("own profile"), "userinfoedit": _l("edit own profile"),
     "resetmypassword": _l("change own password"), "resetpasswords": _l("reset passwords"),
+    "unlock": _l("unlock sign-in"),
     "copyrole": _l("copy roles"), "can_add_role_permissions": _l("add permissions to roles"),
     "can_list_role_permissions": _l("list permissions of roles"),
     "can_update_role_groups": _l("change groups of roles"), "can_update_role_users": _l("change users of roles"),

@@ -11,6 +11,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import PASSWORD
+
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "test-artifacts")
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -61,13 +63,25 @@ def page(browser, live_server):
     context.close()
 
 
-def login(page, username, password="Passw0rd!"):
+def login(page, username, password=PASSWORD):
     page.goto(page.base + "/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("input[type=submit], button[type=submit]")
+    page.click("form[name=login] [type=submit]")  # not the account menu's (hidden) language buttons
     page.wait_for_load_state("networkidle")
 
 
 def shot(page, name):
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+
+
+def switch_language(page, lang):
+    """The account menu's language entry: a form that POSTs (with the page's CSRF token)."""
+    page.locator(f"form.app-menu-form button[lang='{lang}']").first.evaluate("b => b.form.requestSubmit(b)")
+    page.wait_for_load_state("networkidle")
+
+
+def logout(page):
+    """The account menu's logout entry: a form that POSTs."""
+    page.locator("#app-logout").evaluate("b => b.form.requestSubmit(b)")
+    page.wait_for_load_state("networkidle")

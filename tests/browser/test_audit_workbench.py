@@ -9,7 +9,7 @@ from app.extensions import db
 from app.network.models import Outlet
 from app.qualification.models import QualificationAudit, QualificationEvidenceFile
 from tests import factories
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import login, logout, shot, switch_language
 from tests.qualification_support import PNG, qualifying_outlet
 
 
@@ -73,7 +73,7 @@ def test_audit_from_workbench_to_approval(page, tmp_path):
     assert page.locator("#audit-page").get_attribute("data-status") == "submitted"
     _no_trouble(page)
 
-    page.goto(page.base + "/logout/")
+    logout(page)
     login(page, "hq")
     page.goto(page.base + "/workbench/approvals/")
     page.click(f'.approval-row[data-audit="{audit.id}"] a')

@@ -3,7 +3,7 @@ desk (keyboard, labels) and on a tablet (nothing spills over the screen's width)
 import pytest
 
 from app.extensions import db
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import login, logout, shot, switch_language
 
 # role → pages it works with every day (all must render for it)
 DAILY = {
@@ -39,11 +39,11 @@ def test_the_language_switch(world, page):
     login(page, "hq")
     page.goto(page.base + "/outletview/list/")
     assert "服务网点" in page.content()
-    page.goto(page.base + "/lang/en")
+    switch_language(page, "en")
     page.goto(page.base + "/outletview/list/")
     assert "Service outlets" in page.content() and "服务网点列表" not in page.content()
     shot(page, "language-en")
-    page.goto(page.base + "/lang/zh")
+    switch_language(page, "zh")
     page.goto(page.base + "/outletview/list/")
     assert "Service outlets" not in page.content()
     _clean(page)

@@ -8,6 +8,21 @@
  */
 (function ($) {
     "use strict";
+    /*
+     * CSRF (core.protection): every state-changing request a page's script makes carries the
+     * page's token as X-CSRFToken; the API refuses session-cookie writes without it (403).
+     */
+    var csrfMeta = document.querySelector("meta[name='csrf-token']");
+    var csrfToken = csrfMeta ? csrfMeta.getAttribute("content") : "";
+    window.appCsrfToken = function () { return csrfToken; };
+    $.ajaxSetup({
+        beforeSend: function (xhr, settings) {
+            if (!/^(GET|HEAD|OPTIONS|TRACE)$/i.test(settings.type) && !this.crossDomain && csrfToken) {
+                xhr.setRequestHeader("X-CSRFToken", csrfToken);
+            }
+        }
+    });
+
     var i18n = {};
     try {
         i18n = JSON.parse($("#app-i18n").text() || "{}");

@@ -3,6 +3,10 @@
  * session, their region scope, texts and formatted numbers in their language) and draws it with
  * Apache ECharts served by the app (app/static/vendor/echarts). Clicking a bar, slice or point
  * opens the matching filtered list (each item carries its link). Charts follow the window size.
+ *
+ * ECharts renders tooltips as HTML: a tooltip formatter returns markup, so every text it places
+ * there (a region's name, a label) goes through escapeHtml first. Titles and KPI cards are set as
+ * text (textContent), never as HTML.
  */
 (function () {
     "use strict";
@@ -23,6 +27,14 @@
 
     function url(name) {
         return apiTemplate.replace("__name__", encodeURIComponent(name)) + "?days=" + encodeURIComponent(daysSelect.value);
+    }
+
+    var HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"};
+
+    function escapeHtml(value) {
+        return (value === undefined || value === null ? "" : String(value)).replace(/[&<>"']/g, function (ch) {
+            return HTML_ESCAPES[ch];
+        });
     }
 
     function text(el, value) {
@@ -85,7 +97,12 @@
         });
         draw(name, {
             color: COLORS,
-            tooltip: {trigger: "item", formatter: "{b}: {c} ({d}%)"},
+            tooltip: {
+                trigger: "item",
+                formatter: function (p) {
+                    return escapeHtml(p.name) + ": " + escapeHtml(p.value) + " (" + escapeHtml(p.percent) + "%)";
+                }
+            },
             legend: {bottom: 0, type: "scroll"},
             graphic: emptyGraphic(data.total),
             series: [{type: "pie", radius: ["35%", "65%"], center: ["50%", "45%"], data: items,
@@ -101,11 +118,12 @@
                 trigger: "axis",
                 formatter: function (params) {
                     var i = params.length ? params[0].dataIndex : 0;
-                    var lines = [data.labels[i]];
-                    lines.push(data.names.outlets + ": " + data.outlets[i]);
-                    lines.push(data.names.open_complaints + ": " + data.open_complaints[i]);
-                    lines.push(data.names.breach_rate + ": " + data.breach_rate_display[i]);
-                    return lines.join("<br>");
+                    return [
+                        data.labels[i],
+                        data.names.outlets + ": " + data.outlets[i],
+                        data.names.open_complaints + ": " + data.open_complaints[i],
+                        data.names.breach_rate + ": " + data.breach_rate_display[i]
+                    ].map(escapeHtml).join("<br>");
                 }
             },
             legend: {bottom: 0},
