@@ -11,6 +11,7 @@ from app.core.api import API_METHOD_PERMISSIONS, BaseApi, handle_domain_errors, 
 from app.core.datamodel import ScopedInterface
 from app.core.personal import PhoneMaskingApi
 from app.core.models import BusinessCalendar, CalendarDay
+from app.core.openapi import TEXT, action_doc
 from app.security import permissions as p
 
 
@@ -74,31 +75,9 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({"note": TEXT})
     def respond(self, pk):
-        """First response to the customer: ``{"note"}``.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    note: {type: string, nullable: true}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        """First response to the customer: ``{"note"}``."""
         data = json_body()
         return self._result(services.respond(pk, _text(data, "note"), _actor()))
 
@@ -107,31 +86,9 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({"reason": TEXT})
     def pause(self, pk):
-        """Stop the SLA clock while waiting on the customer: ``{"reason"}``.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    reason: {type: string, nullable: true}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        """Stop the SLA clock while waiting on the customer: ``{"reason"}``."""
         data = json_body()
         return self._result(services.pause(pk, _text(data, "reason"), _actor()))
 
@@ -140,30 +97,9 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({})
     def resume(self, pk):
-        """Restart the clock; every paused minute is given back.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties: {}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        """Restart the clock; every paused minute is given back."""
         json_body()
         return self._result(services.resume(pk, _actor()))
 
@@ -172,31 +108,9 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({"resolution": TEXT})
     def resolve(self, pk):
-        """``{"resolution"}``.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    resolution: {type: string, nullable: true}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        """``{"resolution"}``."""
         data = json_body()
         return self._result(services.resolve(pk, _text(data, "resolution"), _actor()))
 
@@ -205,31 +119,9 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({"customer_satisfied": {"type": "boolean", "nullable": True}})
     def close(self, pk):
-        """After telling the customer the result: ``{"customer_satisfied": true|false}``.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    customer_satisfied: {type: boolean, nullable: true}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        """After telling the customer the result: ``{"customer_satisfied": true|false}``."""
         data = json_body()
         return self._result(services.close(pk, data.get("customer_satisfied"), _actor()))
 
@@ -238,34 +130,10 @@ class ComplaintApi(PhoneMaskingApi, BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({"reason": TEXT, "remedy": TEXT, "compensation_amount": {"type": "number", "nullable": True, "minimum": 0},
+                 "comment": TEXT}, status=201, record="EscalationApi")
     def escalate(self, pk):
-        """``{"reason", "remedy", "compensation_amount", "comment"}`` → 201 with the escalation's id.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    reason: {type: string, nullable: true}
-                    remedy: {type: string, nullable: true}
-                    compensation_amount: {type: number, nullable: true, minimum: 0}
-                    comment: {type: string, nullable: true}
-          responses:
-            201:
-              description: The escalation requested
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/EscalationApi.get'}
-        """
+        """``{"reason", "remedy", "compensation_amount", "comment"}`` → 201 with the escalation's id."""
         data = json_body()
         esc = services.escalate(pk, data.get("reason"), data.get("remedy"), data.get("compensation_amount"),
                                 _text(data, "comment"), _actor())
@@ -343,31 +211,9 @@ class EscalationApi(BaseApi):
     @safe
     @permission_name("decide")
     @handle_domain_errors
+    @action_doc({"comment": TEXT})
     def approve(self, pk):
-        """``{"comment"}``. 409 when it was already decided (exactly one concurrent decision wins).
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    comment: {type: string, nullable: true}
-          responses:
-            200:
-              description: The decided escalation
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/EscalationApi.get'}
-        """
+        """``{"comment"}``. 409 when it was already decided (exactly one concurrent decision wins)."""
         data = json_body()
         esc = services.approve(pk, _text(data, "comment"), _actor())
         return self.response(200, id=esc.id, result=self.serialize(esc))
@@ -377,31 +223,9 @@ class EscalationApi(BaseApi):
     @safe
     @permission_name("decide")
     @handle_domain_errors
+    @action_doc({"comment": TEXT})
     def reject(self, pk):
-        """``{"comment"}`` (required): the complaint goes back to its owner with the reason.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    comment: {type: string, nullable: true}
-          responses:
-            200:
-              description: The decided escalation
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/EscalationApi.get'}
-        """
+        """``{"comment"}`` (required): the complaint goes back to its owner with the reason."""
         data = json_body()
         esc = services.reject(pk, _text(data, "comment"), _actor())
         return self.response(200, id=esc.id, result=self.serialize(esc))

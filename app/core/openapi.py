@@ -17,6 +17,8 @@ import functools
 import json
 import re
 
+import yaml
+
 from flask import current_app
 from werkzeug.routing import IntegerConverter
 
@@ -142,6 +144,10 @@ def complete(spec, app):
     for code, text in ERROR_STATUSES.items():
         responses[code] = {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
     responses["500"] = {"description": "Internal error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    for name in own.values():  # what a custom action answers: the record after it (``action_doc``)
+        responses[f"{name}.record"] = {"description": "The record after the action", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "result": {"$ref": f"#/components/schemas/{name}.get"}}}}}}
     schemas = components.get("schemas", {})
     _walk_schemas(schemas)
     for name, schema in schemas.items():
@@ -206,6 +212,28 @@ def _fix_generic(path, method, answers, own):
             name = own.get(base)
             if name and (ref.endswith(f"/{name}.post") or ref.endswith(f"/{name}.put")):
                 result["$ref"] = f"#/components/schemas/{name}.get"
+
+
+TEXT = {"type": "string", "nullable": True}
+
+
+def action_doc(body=None, method="post", status=200, record="{{self.__class__.__name__}}", answer=None):
+    """The OpenAPI text of a custom API action, written once: ``body`` maps the JSON body's fields
+    to their schemas (``TEXT`` for free text; ``None``: no body); the ``status`` answer is
+    ``answer``, by default the record after the action (``components/responses/<record>.record``,
+    the API's own resource unless ``record`` names another API). The function's docstring stays
+    its summary. Put it right above the ``def``: FAB reads the YAML after ``---`` in the docstring."""
+    operation = {"responses": {str(status): answer or {"$ref": f"#/components/responses/{record}.record"}}}
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "properties": body}}}}
+
+    def decorate(func):
+        summary = (func.__doc__ or "").strip()
+        func.__doc__ = f"{summary}\n\n---\n" + yaml.safe_dump({method: operation}, allow_unicode=True, sort_keys=False)
+        return func
+
+    return decorate
 
 
 def install(app):

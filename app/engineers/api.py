@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.api import API_METHOD_PERMISSIONS, BaseApi, handle_domain_errors, json_body
 from app.core.datamodel import FilterInRegion, ScopedInterface
+from app.core.openapi import action_doc
 from app.engineers.models import Certification, CertificationType, Engineer, TrainingRecord
 from app.security import permissions as p
 
@@ -49,32 +50,11 @@ class EngineerApi(BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({})
     def activate(self, pk):
         """Put a trainee on duty once an onboarding training passed: 409 listing the unmet items
         (``theory_hours``, ``practical_hours``, ``mentored_orders``, ``theory_score``,
-        ``practical_score`` or ``onboarding``), 409 naming the status of a non-trainee.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties: {}
-          responses:
-            200:
-              description: The engineer, now active
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        ``practical_score`` or ``onboarding``), 409 naming the status of a non-trainee."""
         from app.engineers import services
         from app.extensions import db
 

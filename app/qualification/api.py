@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from app.core.api import API_METHOD_PERMISSIONS, BaseApi, handle_domain_errors, json_body
 from app.core.datamodel import FilterInRegion, ScopedInterface
 from app.core.errors import Invalid
+from app.core.openapi import TEXT, action_doc
 from app.qualification import services
 from app.qualification.models import AuditTemplateItem, QualificationAudit
 from app.security import permissions as p
@@ -109,34 +110,11 @@ class QualificationAuditApi(BaseApi):
     @safe
     @permission_name("write")
     @handle_domain_errors
+    @action_doc({"outcome": {"type": "string", "nullable": True, "enum": ["pass", "conditional", "fail", None]},
+                 "comment": TEXT, "rectification_days": {"type": "integer", "nullable": True}})
     def submit(self, pk):
         """``{"outcome": "pass"|"conditional"|"fail", "comment", "rectification_days"}``: freezes the
-        computed evidence and proposes the outcome.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    outcome: {type: string, nullable: true, enum: [pass, conditional, fail, null]}
-                    comment: {type: string, nullable: true}
-                    rectification_days: {type: integer, nullable: true}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        computed evidence and proposes the outcome."""
         data = json_body()
         _unknown_fields(data, ["outcome", "comment", "rectification_days"])
         audit = services.submit(pk, data.get("outcome"), data.get("comment"), data.get("rectification_days"),
@@ -148,31 +126,9 @@ class QualificationAuditApi(BaseApi):
     @safe
     @permission_name("approve")
     @handle_domain_errors
+    @action_doc({"comment": TEXT})
     def approve(self, pk):
-        """``{"comment"}``: an HQ admin who did not submit it; the outcome takes effect on the outlet.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    comment: {type: string, nullable: true}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        """``{"comment"}``: an HQ admin who did not submit it; the outcome takes effect on the outlet."""
         data = json_body()
         return self._result(services.approve(pk, data.get("comment"), _actor()))
 
@@ -181,31 +137,9 @@ class QualificationAuditApi(BaseApi):
     @safe
     @permission_name("approve")
     @handle_domain_errors
+    @action_doc({"comment": TEXT})
     def return_audit(self, pk):
-        """``{"comment"}`` (required): back to the auditor for corrections.
-
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  additionalProperties: false
-                  properties:
-                    comment: {type: string, nullable: true}
-          responses:
-            200:
-              description: The record after the action
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
-        """
+        """``{"comment"}`` (required): back to the auditor for corrections."""
         data = json_body()
         return self._result(services.return_(pk, data.get("comment"), _actor()))
 
