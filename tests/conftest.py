@@ -165,6 +165,7 @@ def login(app):
         client = app.test_client()
         resp = client.post("/login/", data={"username": username, "password": password})
         assert resp.status_code in (302, 303), resp.status_code
+        assert "/login/" not in resp.headers["Location"], f"{username} could not sign in"
         return client
 
     return _login

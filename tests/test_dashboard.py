@@ -17,6 +17,7 @@ from app.orders.models import ServiceOrder
 from app.parts.models import Stock
 from app.qualification.models import QualificationAudit
 from tests import factories
+from tests.conftest import PASSWORD
 
 # Wednesday 11 March 2026, 09:00 in Shanghai (01:00 UTC).
 NOW_LOCAL = datetime(2026, 3, 11, 9, 0)
@@ -289,7 +290,7 @@ def test_dashboard_needs_its_permission(app, login):
     sm = app.appbuilder.sm
     role = sm.find_role("Test Dashboard None") or sm.add_role("Test Dashboard None")
     if not sm.find_user(username="dash_none"):
-        sm.add_user("dash_none", "Dash", "None", "dash_none@example.com", [role], password="Dash-Passw0rd-2026")
+        sm.add_user("dash_none", "Dash", "None", "dash_none@example.com", [role], password=PASSWORD)
     client = login("dash_none")
     assert client.get("/api/v1/dashboard/sla").status_code == 403
     home = client.get("/")

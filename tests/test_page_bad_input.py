@@ -44,8 +44,9 @@ def test_download_serves_nothing_the_page_does_not_show(app, world, login):
     """A file in the upload folder (evidence, an import, an export) is not served by a page whose
     records name no file, nor outside the folder."""
     folder = app.config["UPLOAD_FOLDER"]
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "evidence"), "w") as f:
+    os.makedirs(os.path.join(folder, "evidence"), exist_ok=True)  # the evidence files' folder
+    stray = os.path.join(folder, "stray-file.txt")
+    with open(stray, "w") as f:
         f.write("another region's evidence")
     outside = os.path.join(os.path.dirname(folder.rstrip("/")), "secret.txt")
     with open(outside, "w") as f:
@@ -53,10 +54,11 @@ def test_download_serves_nothing_the_page_does_not_show(app, world, login):
     try:
         c = login("hq")
         assert c.get("/partview/download/evidence").status_code == 404
-        assert c.get("/engineerview/download/evidence").status_code == 404
+        assert c.get("/partview/download/stray-file.txt").status_code == 404
+        assert c.get("/engineerview/download/stray-file.txt").status_code == 404
         assert c.get("/partview/download/..%2fsecret.txt").status_code == 404
     finally:
-        os.remove(os.path.join(folder, "evidence"))
+        os.remove(stray)
         os.remove(outside)
 
 

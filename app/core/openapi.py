@@ -13,7 +13,6 @@ completes what FAB leaves out or gets wrong, for every operation at once, as the
 * **FAB's generic answers**: ids are integers; ``_info``'s ``add_columns``/``edit_columns`` are
   arrays; the app's resources answer a write with the record as ``GET`` shows it.
 """
-import functools
 import json
 import re
 
@@ -237,19 +236,13 @@ def action_doc(body=None, method="post", status=200, record="{{self.__class__.__
 
 
 def install(app):
-    """Serve the completed spec from FAB's ``/api/<version>/_openapi`` endpoint."""
-    endpoint = "OpenApi.get"
-    view = app.view_functions.get(endpoint)
-    if view is None:
-        return
+    """Serve the completed spec from FAB's ``/api/<version>/_openapi`` endpoint (FAB's view, with
+    its permission check, answers; this completes its answer)."""
 
-    @functools.wraps(view)
-    def served(*args, **kwargs):
-        response = view(*args, **kwargs)
-        if getattr(response, "status_code", None) != 200:
-            return response
-        spec = complete(json.loads(response.get_data()), current_app)
-        response.set_data(json.dumps(spec))
+    @app.after_request
+    def _complete_spec(response):
+        from flask import request
+
+        if request.endpoint == "OpenApi.get" and response.status_code == 200 and response.is_json:
+            response.set_data(json.dumps(complete(json.loads(response.get_data()), current_app)))
         return response
-
-    app.view_functions[endpoint] = served

@@ -77,11 +77,13 @@ def shot(page, name):
 
 def switch_language(page, lang):
     """The account menu's language entry: a form that POSTs (with the page's CSRF token)."""
-    page.locator(f"form.app-menu-form button[lang='{lang}']").first.evaluate("b => b.form.requestSubmit(b)")
+    with page.expect_navigation():
+        page.locator(f"form.app-menu-form button[lang='{lang}']").first.evaluate("b => b.form.requestSubmit(b)")
     page.wait_for_load_state("networkidle")
 
 
 def logout(page):
     """The account menu's logout entry: a form that POSTs."""
-    page.locator("#app-logout").evaluate("b => b.form.requestSubmit(b)")
+    with page.expect_navigation():
+        page.locator("#app-logout").evaluate("b => b.form.requestSubmit(b)")
     page.wait_for_load_state("networkidle")
