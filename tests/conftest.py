@@ -33,7 +33,14 @@ USERS = {
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "fuzz: the API fuzz (tests/test_fuzz.py); bin/test runs it once per run")
+    config.addinivalue_line("markers", "once: checks of the pages and the API contract, not of the database "
+                            "(the browser tests, the API fuzz); bin/test runs them once per run")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.once)
 
 
 _client_numbers = itertools.count(1)
@@ -161,11 +168,12 @@ def world(app):
 def login(app):
     """``login(username)`` → a test client signed in through the real login page."""
 
-    def _login(username, password=PASSWORD):
+    def _login(username, password=PASSWORD, must_succeed=True):
         client = app.test_client()
         resp = client.post("/login/", data={"username": username, "password": password})
         assert resp.status_code in (302, 303), resp.status_code
-        assert "/login/" not in resp.headers["Location"], f"{username} could not sign in"
+        if must_succeed:
+            assert "/login/" not in resp.headers["Location"], f"{username} could not sign in"
         return client
 
     return _login

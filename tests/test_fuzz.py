@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-pytestmark = pytest.mark.fuzz
+pytestmark = pytest.mark.once
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1"))
 ROLES = ["hq", "manager_e", "agent_e", "auditor", "admin"]

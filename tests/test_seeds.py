@@ -68,7 +68,7 @@ def _fingerprint():
 
 
 def _signed_in(client):
-    """The login fixture accepts any redirect; a page only signed-in users may see proves it worked."""
+    """A page only signed-in users may see proves the login worked."""
     return client.get("/users/userinfo/").status_code == 200
 
 
@@ -96,7 +96,7 @@ def test_demo_scale_1_has_the_promised_shape(app, login, demo_users):
         user = sm.find_user(username=username)
         assert [r.name for r in user.roles] == [role]
         assert _signed_in(login(username, password)), username
-    assert not _signed_in(login("manager", "wrong-password"))
+    assert not _signed_in(login("manager", "wrong-password", must_succeed=False))
     for username in ("manager", "agent"):
         assert [r.code for r in sm.find_user(username=username).regions] == ["E"]
 
@@ -209,4 +209,4 @@ def test_demo_leaves_existing_users_adds_missing_units_and_is_deterministic(app,
     hq = sm.find_user(username="hq")
     assert (hq.id, hq.password, hq.email, [r.name for r in hq.roles]) == hq_before
     assert _signed_in(login("hq", PASSWORD))
-    assert not _signed_in(login("hq", "Zongbu-Demo-2026"))
+    assert not _signed_in(login("hq", "Zongbu-Demo-2026", must_succeed=False))
