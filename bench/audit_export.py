@@ -31,23 +31,11 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import scratch_db  # noqa: E402
 AUDITOR = "bench_auditor"
 PASSWORD = "Bench-Auditor-Passw0rd-2026"
-
-
-def _database():
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        return "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="audit-export-bench-"), "bench.sqlite"), None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"audit_export_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return parsed.set(database=name).render_as_string(hide_password=False), (admin, name)
 
 
 def _app(url, folder):
@@ -162,7 +150,7 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(*args.child)
-    url, created = _database()
+    url, created = scratch_db.create("audit-export-bench")
     folder = tempfile.mkdtemp(prefix="audit-export-bench-")
     summary = {"runs": []}
     try:
@@ -201,12 +189,7 @@ def main():
             db.engine.dispose()
         print(json.dumps(summary))
     finally:
-        if created:
-            from sqlalchemy import text
-
-            admin, name = created
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        scratch_db.drop(created)
 
 
 if __name__ == "__main__":

@@ -26,25 +26,12 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def _database():
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        return "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="audit-bench-"), "bench.sqlite"), None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"audit_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return parsed.set(database=name).render_as_string(hide_password=False), (admin, name)
+import scratch_db  # noqa: E402
 
 
 def _listeners(on):
@@ -65,7 +52,7 @@ def main():
     parser.add_argument("--rows", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    url, created = _database()
+    url, created = scratch_db.create("audit-bench")
     tmp = tempfile.mkdtemp(prefix="audit-bench-")
     from app import create_app
 
@@ -119,12 +106,7 @@ def main():
             db.engine.dispose()
         print(json.dumps(summary))
     finally:
-        if created:
-            from sqlalchemy import text
-
-            admin, name = created
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        scratch_db.drop(created)
 
 
 if __name__ == "__main__":
