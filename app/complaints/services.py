@@ -16,7 +16,7 @@ from app.complaints import notify, sla
 from app.complaints.models import (
     Complaint, ComplaintEvent, ComplaintPause, Escalation, EscalationDelegation,
 )
-from app.core import clock, l10n, scope, settings
+from app.core import clock, l10n, numbering, scope, settings
 from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid
 from app.core.services import load, run_validators, savepoint, transaction, validates_entity
 from app.extensions import db
@@ -97,14 +97,8 @@ def get_escalation(escalation_id, lock=False):
 # --- recording ----------------------------------------------------------------------------------
 
 def next_number(received_at):
-    local = clock.to_local(received_at)
-    prefix = f"TS{local:%Y%m%d}"
-    last = db.session.execute(
-        select(Complaint.number).where(Complaint.number.like(prefix + "%")).order_by(Complaint.number.desc())
-        .limit(1)
-    ).scalar()
-    seq = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
-    return f"{prefix}{seq:04d}"
+    """``TS`` + the local day of receipt + a sequence: ``TS202612070001`` (unique under load)."""
+    return numbering.take(f"TS{clock.to_local(received_at):%Y%m%d}", Complaint.number)
 
 
 @validates_entity(Complaint)
@@ -147,9 +141,11 @@ def change_severity(complaint_id, severity, actor):
             raise Invalid({"severity": [_("Not a valid choice.")]})
         old = complaint.severity
         complaint.severity = severity
-        sla.recompute(complaint)
+        clk = sla.recompute(complaint)
         if old != severity:
             _event(complaint, "severity_changed", actor, f"{old} → {severity}")
+        mark_breaches(complaint, clk)
+    notify.dispatch()
     return complaint
 
 
@@ -164,7 +160,8 @@ def respond(complaint_id, note, actor):
         c.status = "responded"
         c.first_response_at = clock.now()
         _event(c, "responded", actor, note)
-        sla.recompute(c)
+        mark_breaches(c, sla.recompute(c))
+    notify.dispatch()
     return c
 
 
@@ -177,10 +174,14 @@ def pause(complaint_id, reason, actor):
         if c.paused:
             raise Conflict(_("The complaint is already paused."), {"paused": [_("Already paused.")]})
         now = clock.now()
+        mark_breaches(c, sla.recompute(c))  # a breach before the pause stays
         c.paused, c.paused_at = True, now
         db.session.add(ComplaintPause(complaint=c, started_at=now, reason=reason))
         _event(c, "paused", actor, reason)
+        db.session.flush()
+        db.session.expire(c, ["pauses"])
         sla.recompute(c)
+    notify.dispatch()
     return c
 
 
@@ -196,8 +197,14 @@ def resume(complaint_id, actor):
         c.paused, c.paused_at = False, None
         db.session.flush()
         clk = sla.recompute(c)
-        _event(c, "resumed", actor, _("New resolution due time: %(due)s",
-                                      due=l10n.datetime_text(clk.resolution_due)))
+        if c.resolution_breached or clk.resolution_late(now):
+            note = _("The resolution was due at %(due)s; a pause after the due time does not move it.",
+                     due=l10n.datetime_text(clk.resolution_due))
+        else:
+            note = _("New resolution due time: %(due)s", due=l10n.datetime_text(clk.resolution_due))
+        _event(c, "resumed", actor, note)
+        mark_breaches(c, clk)
+    notify.dispatch()
     return c
 
 
@@ -209,12 +216,12 @@ def resolve(complaint_id, resolution, actor):
         _require_state(c, ("responded", "in_progress"), _("resolve"))
         if c.paused:
             raise Conflict(_("Resume the complaint before resolving it."), {"paused": [_("Paused.")]})
-        if any(e.status == "pending" for e in c.escalations):
+        if any(e.status == "pending" and not e.auto_key for e in c.escalations):
             raise Conflict(_("An escalation of this complaint is still pending."),
                            {"status": [_("Escalation pending.")]})
         c.status, c.resolved_at, c.resolution = "resolved", clock.now(), resolution
-        c.next_check_at = None
         _event(c, "resolved", actor, resolution)
+        mark_breaches(c, sla.recompute(c))
     return c
 
 
@@ -362,7 +369,7 @@ def _decide(escalation_id, actor, approve, comment):
                     c.status = "in_progress"
                     if c.first_response_at is None:
                         c.first_response_at = now
-                sla.recompute(c)
+                mark_breaches(c, sla.recompute(c))
         else:
             _event(c, "rejected", actor, comment)
         notify.decision(esc)
@@ -473,43 +480,68 @@ def sweep(now=None, batch=500):
                  .order_by(Complaint.next_check_at).limit(batch))
         if db.engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=Complaint)
-        schedules = {}
-        for c in query.all():
+        complaints = query.all()
+        context = sweep_context(complaints)
+        for c in complaints:
             counts["checked"] += 1
-            region_id = c.outlet.region_id
-            if region_id not in schedules:
-                from app.core import calendar
-
-                schedules[region_id] = calendar.schedule_for_region(region_id)
-            clk = sla.recompute(c, schedules[region_id])
-            newly_breached = False
-            if c.first_response_at is None:
-                if not c.response_warned and now >= clk.response_warn:
-                    c.response_warned = True
-                    counts["warned"] += 1
-                    _event(c, "warning", None, _("First response due at %(due)s",
-                                                  due=l10n.time_text(clk.response_due)))
-                    notify.breach_warning(c, "response", clk.response_due)
-                if not c.response_breached and now >= clk.response_due:
-                    c.response_breached = newly_breached = True
-                    _event(c, "breached", None, _("No first response in time."))
-            if c.status in OPEN_STATES and not c.paused:
-                if not c.resolution_warned and now >= clk.resolution_warn:
-                    c.resolution_warned = True
-                    counts["warned"] += 1
-                    _event(c, "warning", None, _("Resolution due at %(due)s",
-                                                  due=l10n.datetime_text(clk.resolution_due)))
-                    notify.breach_warning(c, "resolution", clk.resolution_due)
-                if not c.resolution_breached and now >= clk.resolution_due:
-                    c.resolution_breached = newly_breached = True
-                    _event(c, "breached", None, _("Not resolved in time."))
-            if newly_breached:
-                counts["breached"] += 1
-                if _auto_escalate(c, now):
-                    counts["escalated"] += 1
+            clk = sla.recompute(c, now=now, **context.for_complaint(c))
+            if c.first_response_at is None and not c.response_warned and now >= clk.response_warn:
+                c.response_warned = True
+                counts["warned"] += 1
+                _event(c, "warning", None, _("First response due at %(due)s",
+                                              due=l10n.time_text(clk.response_due)))
+                notify.breach_warning(c, "response", clk.response_due)
+            if (c.status in OPEN_STATES and not clk.stopped and not c.resolution_warned
+                    and now >= clk.resolution_warn):
+                c.resolution_warned = True
+                counts["warned"] += 1
+                _event(c, "warning", None, _("Resolution due at %(due)s",
+                                              due=l10n.datetime_text(clk.resolution_due)))
+                notify.breach_warning(c, "resolution", clk.resolution_due)
+            breached, escalated = mark_breaches(c, clk, now)
+            counts["breached"] += breached
+            counts["escalated"] += escalated
             c.next_check_at = sla.next_check(c, clk)
     notify.dispatch()
     return counts
+
+
+def mark_breaches(c, clk, now=None):
+    """Record the breaches the times make a fact (the rule is ``sla.Clock.*_late``), whatever a
+    sweep saw. A complaint still open when it breaches is escalated automatically (once); one
+    already resolved is marked, not escalated. Returns ``(newly breached, escalated)`` as 0/1."""
+    now = now or clock.now()
+    newly = 0
+    if not c.response_breached and clk.response_late(now):
+        c.response_breached, newly = True, 1
+        _event(c, "breached", None, _("No first response in time."), at=now)
+    if not c.resolution_breached and clk.resolution_late(now):
+        c.resolution_breached, newly = True, 1
+        _event(c, "breached", None, _("Not resolved in time."), at=now)
+    escalated = 1 if newly and c.status in OPEN_STATES and _auto_escalate(c, now) else 0
+    c.next_check_at = sla.next_check(c, clk)
+    return newly, escalated
+
+
+class sweep_context:
+    """What a batch of complaints shares: calendars by region, policies by severity, settings —
+    read once per batch instead of once per complaint."""
+
+    def __init__(self, complaints):
+        from app.core import calendar
+
+        self.schedules = {}
+        for region_id in {c.outlet.region_id for c in complaints}:
+            self.schedules[region_id] = calendar.schedule_for_region(region_id)
+        self.policies = {}
+        self.warn_percent = settings.get("complaint.warning_percent")
+        self.verification_days = settings.get("complaint.investigation_working_days")
+
+    def for_complaint(self, c):
+        if c.severity not in self.policies:
+            self.policies[c.severity] = sla.policy_for(c.severity)
+        return {"sched": self.schedules[c.outlet.region_id], "policy": self.policies[c.severity],
+                "warn_percent": self.warn_percent, "verification_days": self.verification_days}
 
 
 def _auto_escalate(c, now):
@@ -557,3 +589,36 @@ def check_delegation_owner(item, actor):
     manager_id = item.manager.id if item.manager is not None else item.manager_id
     if manager_id != actor.id:
         raise Forbidden(_("You can only delegate your own approvals."), {"manager": [_("Not you.")]})
+
+
+def recompute_breaches(batch=1000, log=None):
+    """Recompute every complaint's due times and mark the breaches its times make a fact (for
+    complaints recorded before a breach was marked at the moment of a late response or
+    resolution). Flags already set stay; nothing is escalated after the fact. Idempotent.
+    Returns ``{"checked", "response_breached", "resolution_breached"}``."""
+    counts = {"checked": 0, "response_breached": 0, "resolution_breached": 0}
+    now = clock.now()
+    last_id = 0
+    while True:
+        with transaction():
+            complaints = (db.session.query(Complaint).filter(Complaint.id > last_id)
+                          .order_by(Complaint.id).limit(batch).all())
+            if not complaints:
+                break
+            context = sweep_context(complaints)
+            for c in complaints:
+                counts["checked"] += 1
+                clk = sla.recompute(c, now=now, **context.for_complaint(c))
+                if not c.response_breached and clk.response_late(now) and c.first_response_at is not None:
+                    c.response_breached = True
+                    counts["response_breached"] += 1
+                    _event(c, "breached", None, _("No first response in time."), at=now)
+                if not c.resolution_breached and clk.resolution_late(now) and c.resolved_at is not None:
+                    c.resolution_breached = True
+                    counts["resolution_breached"] += 1
+                    _event(c, "breached", None, _("Not resolved in time."), at=now)
+                c.next_check_at = sla.next_check(c, clk)
+            last_id = complaints[-1].id
+        if log:
+            log(f"{counts['checked']} complaints checked")
+    return counts

@@ -1,17 +1,25 @@
 """The SLA clock of a complaint, computed in one place.
 
 Due times come from the severity's policy and the region's business calendar, always from the
-original receipt time: ``due = receipt + allowed time + all paused time``, measured in business
-time when the policy says so and in calendar time otherwise. Every pause counts (the
-``complaint_pause`` rows), so resuming gives back the whole paused time, and changing severity
-simply recomputes. While a complaint is paused its resolution clock is stopped: the sweep skips it.
+original receipt time, measured in business time when the policy says so and in calendar time
+otherwise.
 
-* response due: ``response_minutes`` after receipt (not affected by pauses: a complaint can only
-  be paused after its first response);
-* resolution due: ``resolution_hours`` after receipt, plus paused time;
-* initial verification due: the end of the N-th working day after receipt (setting
-  ``complaint.investigation_working_days``, default 3), plus paused working time;
-* warnings at ``complaint.warning_percent`` (default 75 %) of the allowed time.
+* response due: ``response_minutes`` after receipt. Pauses do not move it (a complaint can only
+  be paused after its first response).
+* resolution due: ``resolution_hours`` after receipt, plus the paused time that stopped a running
+  clock. The clock stops only while it runs: a pause counts whole when it began before (or at) the
+  due time it extends, and not at all when it began after: the breach had already happened, and a
+  breach, once it happened, stays. An open pause that counts stops the clock up to now.
+* initial verification due: the close of working hours on the N-th working day after the day of
+  receipt in the region's calendar (setting ``complaint.investigation_working_days``, default 3).
+  Pauses do not move it: it is the handling department's own deadline.
+* warnings at ``complaint.warning_percent`` (default 75 %) of the allowed time (plus the counted
+  paused time for the resolution).
+
+A breach is a fact of the times (``Clock.response_late`` / ``Clock.resolution_late``): a first
+response after the response due time, a resolution after the resolution due time, or — while still
+waiting — the due time having passed. ``services.mark_breaches`` records it whenever a complaint
+moves and the sweep records it for the complaints still open.
 """
 from datetime import timedelta
 
@@ -30,40 +38,61 @@ def _add(policy, sched, start, minutes):
     return start + timedelta(minutes=minutes)
 
 
-def paused_minutes(complaint, policy, sched, until=None):
-    """Total paused time (every pause; an open pause counts up to ``until``)."""
-    until = until or clock.now()
-    total = 0.0
-    for pause in complaint.pauses:
+def late(at, due):
+    """Whether something that happened (or is still awaited) at ``at`` missed ``due``."""
+    return at > due
+
+
+def counted_pauses(complaint, policy, sched, allowed, until):
+    """``(paused minutes, stopped)``: the paused time that extends the resolution clock, and
+    whether an open pause is stopping it now. Pauses are taken in order; one that began after the
+    due time reached so far finds the clock already run out and counts nothing (nor do later ones)."""
+    received = complaint.received_at
+    due = _add(policy, sched, received, allowed)
+    paused, stopped = 0.0, False
+    for pause in sorted(complaint.pauses, key=lambda p: p.started_at):
+        if late(pause.started_at, due):
+            break
         end = pause.ended_at or until
-        total += _measure(policy, sched, pause.started_at, end)
-    return total
-
-
-def paused_working_minutes(complaint, sched, until=None):
-    until = until or clock.now()
-    return sum(calendar.business_minutes_between(sched, p.started_at, p.ended_at or until)
-               for p in complaint.pauses)
+        paused += _measure(policy, sched, pause.started_at, max(end, pause.started_at))
+        stopped = stopped or pause.ended_at is None
+        due = _add(policy, sched, received, allowed + paused)
+    return paused, stopped
 
 
 class Clock:
     """All due and warning times of one complaint at one moment."""
 
-    def __init__(self, complaint, policy, sched):
+    def __init__(self, complaint, policy, sched, now=None, warn_percent=None, verification_days=None):
         self.complaint, self.policy, self.sched = complaint, policy, sched
+        now = now or clock.now()
         received = complaint.received_at
-        paused = paused_minutes(complaint, policy, sched)
         response_allowed = policy.response_minutes
         resolution_allowed = policy.resolution_hours * 60
-        warn = settings.get("complaint.warning_percent") / 100
+        if warn_percent is None:
+            warn_percent = settings.get("complaint.warning_percent")
+        warn = warn_percent / 100
+        self.paused_minutes, self.stopped = counted_pauses(complaint, policy, sched, resolution_allowed, now)
         self.response_due = _add(policy, sched, received, response_allowed)
-        self.resolution_due = _add(policy, sched, received, resolution_allowed + paused)
+        self.resolution_due = _add(policy, sched, received, resolution_allowed + self.paused_minutes)
         self.response_warn = _add(policy, sched, received, response_allowed * warn)
-        self.resolution_warn = _add(policy, sched, received, resolution_allowed * warn + paused)
-        days = settings.get("complaint.investigation_working_days")
-        base = calendar.add_working_days(sched, received, days)
-        extra = paused_working_minutes(complaint, sched)
-        self.verification_due = calendar.add_business_minutes(sched, base, extra) if extra else base
+        self.resolution_warn = _add(policy, sched, received, resolution_allowed * warn + self.paused_minutes)
+        if verification_days is None:
+            verification_days = settings.get("complaint.investigation_working_days")
+        self.verification_due = calendar.add_working_days(sched, received, verification_days)
+
+    def response_late(self, now):
+        """The first response came, or is still awaited, after its due time."""
+        return late(self.complaint.first_response_at or now, self.response_due)
+
+    def resolution_late(self, now):
+        """The resolution came, or is still awaited (and the clock not stopped), after its due time."""
+        c = self.complaint
+        if c.resolved_at is not None:
+            return late(c.resolved_at, self.resolution_due)
+        if c.status == "closed" or self.stopped:
+            return False
+        return late(now, self.resolution_due)
 
 
 def policy_for(severity):
@@ -80,10 +109,10 @@ def policy_for(severity):
     return policy
 
 
-def recompute(complaint, sched=None):
+def recompute(complaint, sched=None, policy=None, now=None, **clock_settings):
     """Write the due times and the next check time onto ``complaint`` (no commit)."""
     sched = sched or calendar.schedule_for_region(complaint.outlet.region_id)
-    c = Clock(complaint, policy_for(complaint.severity), sched)
+    c = Clock(complaint, policy or policy_for(complaint.severity), sched, now=now, **clock_settings)
     complaint.response_due_at = c.response_due
     complaint.resolution_due_at = c.resolution_due
     complaint.verification_due_at = c.verification_due
@@ -93,7 +122,7 @@ def recompute(complaint, sched=None):
 
 def next_check(complaint, c):
     """The earliest pending warning or deadline, or None when nothing is pending."""
-    if complaint.status in ("resolved", "closed") or complaint.paused:
+    if complaint.status in ("resolved", "closed") or c.stopped:
         return None
     pending = []
     if complaint.first_response_at is None:

@@ -1,7 +1,7 @@
 from sqlalchemy import CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from app.core import clock
+from app.core import clock, numbering  # noqa: F401  (the number_sequence table)
 from app.core.db import Model, TimestampMixin
 from app.core.enums import Enumeration, _l
 

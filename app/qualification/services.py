@@ -25,7 +25,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from app.core import clock, l10n, scope, settings
+from app.core import clock, l10n, numbering, scope, settings
 from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
 from app.core.services import guards_delete, load, transaction, validates_entity
 from app.extensions import db
@@ -83,13 +83,8 @@ def open_audit_of(outlet_id):
 # --- opening -----------------------------------------------------------------------------------
 
 def next_number(today):
-    prefix = f"QA{today:%Y%m%d}"
-    last = db.session.execute(
-        select(QualificationAudit.number).where(QualificationAudit.number.like(prefix + "%"))
-        .order_by(QualificationAudit.number.desc()).limit(1)
-    ).scalar()
-    seq = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
-    return f"{prefix}{seq:04d}"
+    """``QA`` + the day + a sequence: ``QA202612070001`` (unique under load)."""
+    return numbering.take(f"QA{today:%Y%m%d}", QualificationAudit.number)
 
 
 def _check_kind(outlet, kind):
