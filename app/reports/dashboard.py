@@ -1,52 +1,114 @@
 """The dashboard's numbers: small aggregates computed by the database, within the user's regions.
 
 Each panel is one function returning a small dict of labels and numbers (its size depends on the
-enumerations, the 12 weeks and the regions, never on the number of rows). Every figure comes from
-``COUNT`` / ``SUM(CASE …)`` / ``AVG`` in SQL, so no business row is loaded into Python; the region
-scope is the same ``core.scope`` condition the lists use, so a regional manager's or service
-agent's dashboard counts exactly the rows their lists show (HQ admins, auditors and admins see
-every region).
+enumerations, the weeks of the period and the regions, never on the number of rows). Every figure
+comes from ``COUNT`` / ``SUM(CASE …)`` / ``AVG`` in SQL, so no business row is loaded into Python;
+the region scope is the same ``core.scope`` condition the lists use, so a regional manager's or
+service agent's dashboard counts exactly the rows their lists show (HQ admins, auditors and admins
+see every region).
 
-Definitions (shown in the README):
+What each figure counts is written once, in ``DEFINITIONS`` below: the page shows it as the tile's
+tooltip and in its list of definitions, and the README repeats it. The **period** is the last
+``days`` local days including today (``window_start`` … now, Asia/Shanghai); figures that describe
+the network as it stands today (outlets, open audits, due audits, certificates, stock, open
+complaints) say so and do not depend on it.
 
-* **window**: the last ``days`` local days including today (default 90), by ``received_at`` for
-  complaints and ``completed_at`` for service orders;
-* **SLA breach rate**: complaints received in the window with a response or a resolution breach,
-  over all complaints received in the window;
-* **mean first-response / resolution time**: hours from receipt to the first response / to the
-  resolution, over the complaints of the window that have one (calendar hours, pauses included);
-* **complaint resolution rate**: complaints of the window now resolved or closed, over all of them
-  (target: setting ``kpi.complaint_resolution_target``, 98 %);
-* **satisfaction with complaint handling**: complaints of the window whose customer said they were
-  satisfied, over those who answered (target ``kpi.complaint_satisfaction_target``, 97 %);
-* **service-order satisfaction**: mean score (1–5) of service orders completed in the window
-  (target ``kpi.satisfaction_target``, 4.6);
-* **trend**: complaints received and service orders completed per week (Monday to Sunday in
-  Asia/Shanghai), the current week and the 11 before it.
+Complaint figures read the complaint's stored times (``received_at``, ``first_response_at``,
+``resolved_at``, ``resolution_due_at``) and its breach flags (``response_breached``,
+``resolution_breached``): a flag is the fact that the response or resolution came (or is still
+missing) after its due time, pauses taken into account by the SLA clock that sets it.
 """
 from datetime import datetime, time, timedelta
 
 from babel.dates import format_skeleton
 from flask import url_for
-from flask_babel import format_decimal, format_percent, get_locale, gettext
+from flask_babel import format_decimal, format_percent, get_locale, gettext, lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from app.complaints.enums import COMPLAINT_STATUS, SEVERITY
-from app.complaints.models import Complaint
+from app.complaints.models import Complaint, SlaPolicy
 from app.core import clock, scope, settings
-from app.engineers.models import Certification
+from app.engineers.models import Certification, Engineer
 from app.extensions import db
 from app.network.enums import OUTLET_STATUS
 from app.network.models import Outlet, Region
 from app.orders.models import ServiceOrder
 from app.parts.models import Stock
 from app.qualification.models import QualificationAudit
+from app.security.roles import HQ_ADMIN
 
 DEFAULT_WINDOW_DAYS = 90
 MAX_WINDOW_DAYS = 366
-TREND_WEEKS = 12
-AUDIT_DUE_DAYS = 30
 CLOSED_COMPLAINT = ("resolved", "closed")
+# Outlets that take service orders (DOMAIN: dispatch goes to outlets active or on probation): the
+# ones a manager follows for audits, stock and the per-region count. Applying outlets are not in
+# the network yet; suspended and terminated ones do not serve customers.
+SERVING_OUTLET = ("active", "probation")
+NOT_SERVING_OUTLET = tuple(code for code in OUTLET_STATUS.codes if code not in SERVING_OUTLET)
+
+
+# --- the definitions: one text per figure --------------------------------------------------------
+
+DEFINITIONS = {
+    "period": _l(
+        "Period: the number of days chosen at the top of the page, today included (Asia/Shanghai), "
+        "from midnight of the first day up to now. Figures marked \"today\" describe the network as "
+        "it stands now and do not depend on the period."),
+    "breach_rate": _l(
+        "SLA breach rate: of the complaints received in the period, the share whose first response or "
+        "resolution came after its due time (response-breach or resolution-breach flag set; the SLA "
+        "clock sets a flag as soon as the due time passes, pauses taken into account)."),
+    "mean_response_minutes": _l(
+        "Mean first response: over the complaints whose first response was given in the period, the "
+        "mean time from receipt to the first response, in minutes (calendar time). Target: the SLA "
+        "policies' first-response time, %(minutes)s."),
+    "mean_resolution_hours": _l(
+        "Mean resolution time: over the complaints resolved in the period, the mean time from receipt "
+        "to resolution, in hours (calendar time)."),
+    "complaint_resolution": _l(
+        "On-time resolution rate: of the complaints whose resolution was due in the period or that were "
+        "resolved in it, the share resolved by their due time (resolved, resolution-breach flag not "
+        "set). A complaint neither due yet nor resolved is not counted. Target: at least %(target)s."),
+    "complaint_satisfaction": _l(
+        "Satisfaction with complaint handling: of the complaints resolved in the period whose customer "
+        "answered, the share who said they were satisfied. Target: at least %(target)s."),
+    "order_satisfaction": _l(
+        "Service-order satisfaction: the mean score (1-5) of the service orders completed in the period "
+        "that have a score. Target: at least %(target)s."),
+    "open_audits": _l(
+        "Open qualification audits, today: audits not yet approved (draft, submitted or returned)."),
+    "audits_due": _l(
+        "Audits due, today: outlets active or on probation whose next audit is overdue or due within "
+        "%(days)s days. Applying, suspended and terminated outlets are not counted."),
+    "certificates_expiring": _l(
+        "Certificates expiring, today: certificates not revoked that expire between today and "
+        "%(days)s days from today, held by engineers who have not left."),
+    "low_stock_outlets": _l(
+        "Low-stock outlets, today: outlets active or on probation with at least one part in their "
+        "forward warehouse below its safety level. Central warehouses and applying, suspended or "
+        "terminated outlets are not counted."),
+    "complaints_by_status": _l(
+        "Complaints received in the period, by their status today."),
+    "complaints_by_severity": _l(
+        "Complaints received in the period, by severity."),
+    "outlets_by_status": _l(
+        "Outlets by cooperation status, today: every outlet, whatever its status."),
+    "regions": _l(
+        "By region: outlets active or on probation today; complaints open today (not resolved or "
+        "closed), whenever received; the SLA breach rate of the complaints received in the period, "
+        "counted as the SLA breach rate tile."),
+    "trend": _l(
+        "Weekly trend: complaints received and service orders completed per week (Monday to Sunday, "
+        "Asia/Shanghai) for every week the period touches; a week counts all its days. The current "
+        "week is partial (up to now) and is drawn dashed, labelled \"This week (to date)\"."),
+}
+"""Figure (tile or chart) → what it counts. ``definitions(days)`` fills in the live numbers."""
+
+DEFINITION_ORDER = (
+    "period", "breach_rate", "mean_response_minutes", "mean_resolution_hours", "complaint_resolution",
+    "complaint_satisfaction", "order_satisfaction", "open_audits", "audits_due", "certificates_expiring",
+    "low_stock_outlets", "complaints_by_status", "complaints_by_severity", "outlets_by_status", "regions",
+    "trend")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -60,11 +122,11 @@ def _dialect():
     return db.session.get_bind().dialect.name
 
 
-def _hours(later, earlier):
-    """``later - earlier`` in hours, as SQL (both naive UTC datetimes)."""
+def _seconds(later, earlier):
+    """``later - earlier`` in seconds, as SQL (both naive UTC datetimes)."""
     if _dialect() == "postgresql":
-        return func.extract("epoch", later - earlier) / 3600.0
-    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
 def _count_if(condition):
@@ -97,10 +159,18 @@ def decimal(value, pattern="#,##0.0"):
     return format_decimal(value, pattern)
 
 
+def minutes_text(value):
+    return gettext("%(n)s min", n=decimal(value, "#,##0.#"))
+
+
 def window_start(days):
-    """Naive UTC start of the window: local midnight ``days - 1`` days before today."""
+    """Naive UTC start of the period: local midnight ``days - 1`` days before today."""
     first = clock.today() - timedelta(days=days - 1)
     return clock.to_utc(datetime.combine(first, time()))
+
+
+def _in_period(column, start):
+    return and_(column >= start, column <= clock.now())
 
 
 def _week_label(day):
@@ -109,6 +179,16 @@ def _week_label(day):
 
 def _link(endpoint, **args):
     return url_for(endpoint, **args)
+
+
+def _serving_filter(index=1):
+    """List arguments keeping outlets active or on probation (status not equal to each other code)."""
+    return {f"_flt_{index}_status": list(NOT_SERVING_OUTLET)}
+
+
+def _received_since(start):
+    """List argument: complaints received at or after ``start`` (FAB's "greater than" on received_at)."""
+    return {"_flt_1_received_at": (start - timedelta(microseconds=1)).isoformat(sep=" ")}
 
 
 def _series(enumeration, counts, link):
@@ -121,30 +201,73 @@ def _series(enumeration, counts, link):
     }
 
 
+def _response_minutes_target():
+    """The SLA policies' first-response minutes when they agree (the default: 10), else ``None``."""
+    low, high = db.session.execute(
+        select(func.min(SlaPolicy.response_minutes), func.max(SlaPolicy.response_minutes))).one()
+    return low if low is not None and low == high else None
+
+
+def _audit_horizon_days():
+    return int(settings.get("qualification.annual_open_days_before"))
+
+
+def _expiring_days():
+    return int(settings.get("certification.expiring_days"))
+
+
+def _target_share(key):
+    return float(settings.get(key)) / 100
+
+
+def definitions():
+    """Every figure's definition in the current language, with today's settings filled in."""
+    response = _response_minutes_target()
+    values = {
+        "mean_response_minutes": {
+            "minutes": minutes_text(response) if response is not None else gettext("per severity")},
+        "complaint_resolution": {"target": percent(_target_share("kpi.complaint_resolution_target"))},
+        "complaint_satisfaction": {"target": percent(_target_share("kpi.complaint_satisfaction_target"))},
+        "order_satisfaction": {"target": decimal(float(settings.get("kpi.satisfaction_target")), "0.0#")},
+        "audits_due": {"days": _audit_horizon_days()},
+        "certificates_expiring": {"days": _expiring_days()},
+    }
+    return {key: str(DEFINITIONS[key]) % values.get(key, {}) for key in DEFINITION_ORDER}
+
+
 # --- panels --------------------------------------------------------------------------------------
 
-def _count_by(column, enumeration, list_view, title):
+def _count_by(column, enumeration, list_view, title, where=(), link_args=None):
     """Rows of ``column``'s table counted by that column's codes, each linked to the list filtered on it."""
     model = column.class_
-    stmt = _scoped(select(column, func.count()).group_by(column), model)
+    stmt = _scoped(select(column, func.count()).where(*where).group_by(column), model)
     counts = dict(db.session.execute(stmt).all())
     arg = f"_flt_0_{column.key}"
-    result = _series(enumeration, counts, lambda code: _link(f"{list_view}.list", **{arg: code}))
+    extra = link_args or {}
+    result = _series(enumeration, counts, lambda code: _link(f"{list_view}.list", **{arg: code}, **extra))
     result.update(title=title, total=sum(result["values"]))
     return result
 
 
-def complaints_by_status(days=None):
-    """Complaints (all of them, as the list shows) by lifecycle status."""
-    return _count_by(Complaint.status, COMPLAINT_STATUS, "ComplaintView", gettext("Complaints by status"))
+def complaints_by_status(days=DEFAULT_WINDOW_DAYS):
+    """Complaints received in the period by their lifecycle status now."""
+    start = window_start(days)
+    return _count_by(Complaint.status, COMPLAINT_STATUS, "ComplaintView",
+                     gettext("Complaints by status, received in the last %(days)s days", days=days),
+                     where=[_in_period(Complaint.received_at, start)], link_args=_received_since(start))
 
 
-def complaints_by_severity(days=None):
-    return _count_by(Complaint.severity, SEVERITY, "ComplaintView", gettext("Complaints by severity"))
+def complaints_by_severity(days=DEFAULT_WINDOW_DAYS):
+    """Complaints received in the period by severity."""
+    start = window_start(days)
+    return _count_by(Complaint.severity, SEVERITY, "ComplaintView",
+                     gettext("Complaints by severity, received in the last %(days)s days", days=days),
+                     where=[_in_period(Complaint.received_at, start)], link_args=_received_since(start))
 
 
 def outlets_by_status(days=None):
-    return _count_by(Outlet.status, OUTLET_STATUS, "OutletView", gettext("Outlets by cooperation status"))
+    """Every outlet by its cooperation status today (the period does not apply)."""
+    return _count_by(Outlet.status, OUTLET_STATUS, "OutletView", gettext("Outlets by cooperation status, today"))
 
 
 def _breached():
@@ -152,18 +275,25 @@ def _breached():
 
 
 def sla(days=DEFAULT_WINDOW_DAYS):
-    """SLA breach rate and mean first-response / resolution hours of the window's complaints."""
+    """SLA breach rate of the period's complaints, mean first response (minutes) and resolution (hours)."""
     start = window_start(days)
+    received_in = _in_period(Complaint.received_at, start)
+    responded_in = _in_period(Complaint.first_response_at, start)
+    resolved_in = _in_period(Complaint.resolved_at, start)
     stmt = _scoped(select(
-        func.count(),
-        _count_if(_breached()),
-        func.avg(_hours(Complaint.first_response_at, Complaint.received_at)),
-        func.avg(_hours(Complaint.resolved_at, Complaint.received_at)),
-    ).where(Complaint.received_at >= start), Complaint)
-    received, breached, response_hours, resolution_hours = db.session.execute(stmt).one()
+        _count_if(received_in),
+        _count_if(and_(received_in, _breached())),
+        func.avg(case((responded_in, _seconds(Complaint.first_response_at, Complaint.received_at)))),
+        _count_if(responded_in),
+        func.avg(case((resolved_in, _seconds(Complaint.resolved_at, Complaint.received_at)))),
+        _count_if(resolved_in),
+    ).where(or_(received_in, responded_in, resolved_in)), Complaint)
+    received, breached, response_s, responded, resolution_s, resolved = db.session.execute(stmt).one()
     received, breached = _int(received), _int(breached)
     rate = _ratio(breached, received)
-    response_hours, resolution_hours = _float(response_hours), _float(resolution_hours)
+    response_minutes = None if response_s is None else _float(float(response_s) / 60)
+    resolution_hours = None if resolution_s is None else _float(float(resolution_s) / 3600)
+    target = _response_minutes_target()
     return {
         "title": gettext("Complaint SLA, last %(days)s days", days=days),
         "days": days,
@@ -171,15 +301,22 @@ def sla(days=DEFAULT_WINDOW_DAYS):
         "breached": breached,
         "breach_rate": rate,
         "breach_rate_display": percent(rate),
-        "mean_response_hours": response_hours,
-        "mean_response_hours_display": decimal(response_hours),
+        "responded": _int(responded),
+        "mean_response_minutes": response_minutes,
+        "mean_response_minutes_display": decimal(response_minutes),
+        "response_target_minutes": target,
+        "response_target_display": None if target is None else minutes_text(target),
+        "response_met": None if response_minutes is None or target is None else response_minutes <= target,
+        "resolved": _int(resolved),
         "mean_resolution_hours": resolution_hours,
         "mean_resolution_hours_display": decimal(resolution_hours),
         "labels": {
             "breach_rate": gettext("SLA breach rate"),
-            "mean_response_hours": gettext("Mean first response (hours)"),
+            "mean_response_minutes": gettext("Mean first response (minutes)"),
             "mean_resolution_hours": gettext("Mean resolution time (hours)"),
             "received": gettext("Complaints received"),
+            "responded": gettext("Complaints responded to"),
+            "resolved": gettext("Complaints resolved"),
         },
     }
 
@@ -191,24 +328,31 @@ def _target(value, target, display, target_display, label, higher_is_better=True
 
 
 def targets(days=DEFAULT_WINDOW_DAYS):
-    """Complaint resolution rate, complaint satisfaction and service-order satisfaction vs targets."""
+    """On-time resolution rate, complaint satisfaction and service-order satisfaction vs targets."""
     start = window_start(days)
+    now = clock.now()
+    resolved_in = _in_period(Complaint.resolved_at, start)
+    considered = or_(_in_period(Complaint.resolution_due_at, start), resolved_in)
+    on_time = and_(Complaint.resolved_at.isnot(None), Complaint.resolved_at <= now,
+                   Complaint.resolution_breached.is_(False))
+    answered = and_(resolved_in, Complaint.customer_satisfied.isnot(None))
     complaint_stmt = _scoped(select(
-        func.count(),
-        _count_if(Complaint.status.in_(CLOSED_COMPLAINT)),
-        _count_if(Complaint.customer_satisfied.is_(True)),
-        func.count(Complaint.customer_satisfied),
-    ).where(Complaint.received_at >= start), Complaint)
-    received, resolved, satisfied, answered = db.session.execute(complaint_stmt).one()
+        _count_if(considered),
+        _count_if(and_(considered, on_time)),
+        _count_if(answered),
+        _count_if(and_(answered, Complaint.customer_satisfied.is_(True))),
+    ).where(considered), Complaint)
+    due, resolved_on_time, answers, satisfied = (_int(v) for v in db.session.execute(complaint_stmt).one())
+    completed_in = _in_period(ServiceOrder.completed_at, start)
     order_stmt = _scoped(select(func.avg(ServiceOrder.satisfaction), func.count(ServiceOrder.satisfaction))
-                         .where(ServiceOrder.completed_at >= start), ServiceOrder)
+                         .where(completed_in), ServiceOrder)
     mean_score, scored = db.session.execute(order_stmt).one()
 
-    resolution_target = float(settings.get("kpi.complaint_resolution_target")) / 100
-    satisfaction_target = float(settings.get("kpi.complaint_satisfaction_target")) / 100
+    resolution_target = _target_share("kpi.complaint_resolution_target")
+    satisfaction_target = _target_share("kpi.complaint_satisfaction_target")
     score_target = float(settings.get("kpi.satisfaction_target"))
-    resolution_rate = _ratio(_int(resolved), _int(received))
-    satisfaction_rate = _ratio(_int(satisfied), _int(answered))
+    resolution_rate = _ratio(resolved_on_time, due)
+    satisfaction_rate = _ratio(satisfied, answers)
     mean_score = _float(mean_score, 3)
     return {
         "title": gettext("Targets, last %(days)s days", days=days),
@@ -216,50 +360,55 @@ def targets(days=DEFAULT_WINDOW_DAYS):
         "items": {
             "complaint_resolution": _target(
                 resolution_rate, resolution_target, percent(resolution_rate), percent(resolution_target),
-                gettext("Complaint resolution rate"), count=_int(received)),
+                gettext("On-time complaint resolution rate"), count=due),
             "complaint_satisfaction": _target(
                 satisfaction_rate, satisfaction_target, percent(satisfaction_rate), percent(satisfaction_target),
-                gettext("Satisfaction with complaint handling"), count=_int(answered)),
+                gettext("Satisfaction with complaint handling"), count=answers),
             "order_satisfaction": _target(
                 mean_score, score_target, decimal(mean_score, "0.00"), decimal(score_target, "0.0#"),
                 gettext("Mean service-order satisfaction (1-5)"), count=_int(scored)),
         },
+        "on_time": resolved_on_time,
+        "satisfied": satisfied,
         "target_label": gettext("Target"),
     }
 
 
 def attention(days=None):
-    """What needs doing: audits open or due, certificates expiring, outlets short of stock."""
+    """What needs doing today: audits open or due, certificates expiring, outlets short of stock."""
     today = clock.today()
-    expiring_days = int(settings.get("certification.expiring_days"))
+    horizon = _audit_horizon_days()
+    expiring_days = _expiring_days()
     open_audits = db.session.execute(_scoped(
         select(func.count()).select_from(QualificationAudit).where(QualificationAudit.is_open.is_(True)),
         QualificationAudit)).scalar()
     due = db.session.execute(_scoped(select(
         _count_if(Outlet.next_audit_due_on < today),
-        _count_if(and_(Outlet.next_audit_due_on >= today,
-                       Outlet.next_audit_due_on <= today + timedelta(days=AUDIT_DUE_DAYS))),
-    ).select_from(Outlet).where(Outlet.next_audit_due_on.isnot(None)), Outlet)).one()
+        _count_if(Outlet.next_audit_due_on >= today),
+    ).select_from(Outlet).where(Outlet.status.in_(SERVING_OUTLET),
+                                Outlet.next_audit_due_on <= today + timedelta(days=horizon)), Outlet)).one()
     expiring = db.session.execute(_scoped(
-        select(func.count()).select_from(Certification).where(
-            Certification.revoked.is_(False), Certification.expires_on >= today,
-            Certification.expires_on <= today + timedelta(days=expiring_days)),
+        select(func.count()).select_from(Certification)
+        .join(Engineer, Engineer.id == Certification.engineer_id)
+        .where(Certification.revoked.is_(False), Engineer.status != "left",
+               Certification.expires_on >= today,
+               Certification.expires_on <= today + timedelta(days=expiring_days)),
         Certification)).scalar()
     low_stock_outlets = db.session.execute(_scoped(
-        select(func.count(func.distinct(Stock.outlet_id))).where(
-            Stock.outlet_id.isnot(None), Stock.quantity < Stock.safety_level),
-        Stock)).scalar()
+        select(func.count(func.distinct(Stock.outlet_id))).select_from(Stock)
+        .join(Outlet, Outlet.id == Stock.outlet_id)
+        .where(Outlet.status.in_(SERVING_OUTLET), Stock.quantity < Stock.safety_level),
+        Outlet)).scalar()
     overdue, due_soon = _int(due[0]), _int(due[1])
     return {
-        "title": gettext("Needs attention"),
+        "title": gettext("Needs attention, today"),
         "items": {
             "open_audits": {"value": _int(open_audits), "label": gettext("Open qualification audits"),
                             "link": _link("QualificationAuditView.list", _flt_1_status="approved")},
             "audits_due": {"value": overdue + due_soon, "overdue": overdue, "due_soon": due_soon,
-                           "label": gettext("Outlets due for audit within %(n)s days or overdue",
-                                            n=AUDIT_DUE_DAYS),
+                           "label": gettext("Outlets due for audit within %(n)s days or overdue", n=horizon),
                            "detail": gettext("%(n)s overdue", n=overdue),
-                           "link": _link("OutletView.list", _flt_0_audit_due=AUDIT_DUE_DAYS)},
+                           "link": _link("OutletView.list", _flt_0_audit_due=horizon, **_serving_filter())},
             "certificates_expiring": {"value": _int(expiring),
                                       "label": gettext("Certificates expiring within %(n)s days",
                                                        n=expiring_days),
@@ -271,30 +420,38 @@ def attention(days=None):
     }
 
 
-def week_starts(weeks=TREND_WEEKS):
-    """Mondays (local dates) of the current week and the ``weeks - 1`` before it."""
+def week_starts(days=DEFAULT_WINDOW_DAYS):
+    """Mondays (local dates) of every week the period touches, the current week last."""
     today = clock.today()
     monday = today - timedelta(days=today.weekday())
-    return [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    first = today - timedelta(days=days - 1)
+    first_monday = first - timedelta(days=first.weekday())
+    weeks = (monday - first_monday).days // 7 + 1
+    return [first_monday + timedelta(weeks=i) for i in range(weeks)]
 
 
-def _weekly(column, bounds, stmt_where, model):
+def _weekly(column, bounds, model):
     buckets = [_count_if(and_(column >= bounds[i], column < bounds[i + 1])) for i in range(len(bounds) - 1)]
-    stmt = _scoped(select(*buckets).where(column >= bounds[0], column < bounds[-1], *stmt_where), model)
+    stmt = _scoped(select(*buckets).where(column >= bounds[0], column < bounds[-1]), model)
     return [_int(v) for v in db.session.execute(stmt).one()]
 
 
-def trend(days=None):
-    """Complaints received and service orders completed per local week, the last 12 weeks."""
-    starts = week_starts()
+def trend(days=DEFAULT_WINDOW_DAYS):
+    """Complaints received and service orders completed per local week; the current week up to now."""
+    starts = week_starts(days)
     bounds = [clock.to_utc(datetime.combine(d, time())) for d in starts]
-    bounds.append(clock.to_utc(datetime.combine(starts[-1] + timedelta(weeks=1), time())))
-    received = _weekly(Complaint.received_at, bounds, [], Complaint)
-    completed = _weekly(ServiceOrder.completed_at, bounds, [ServiceOrder.status == "completed"], ServiceOrder)
+    bounds.append(clock.now())  # the current week ends now: it is partial
+    received = _weekly(Complaint.received_at, bounds, Complaint)
+    completed = _weekly(ServiceOrder.completed_at, bounds, ServiceOrder)
+    partial_label = gettext("This week (to date)")
     return {
-        "title": gettext("Weekly trend, last %(n)s weeks", n=TREND_WEEKS),
+        "title": gettext("Weekly trend, last %(days)s days", days=days),
+        "days": days,
         "weeks": [d.isoformat() for d in starts],
-        "labels": [_week_label(d) for d in starts],
+        "labels": [_week_label(d) for d in starts[:-1]] + [partial_label],
+        "partial_index": len(starts) - 1,
+        "partial_label": partial_label,
+        "partial_note": gettext("Partial week: counted up to now, not a full week."),
         "series": [
             {"key": "complaints_received", "name": gettext("Complaints received"), "values": received},
             {"key": "orders_completed", "name": gettext("Service orders completed"), "values": completed},
@@ -303,15 +460,15 @@ def trend(days=None):
 
 
 def regions(days=DEFAULT_WINDOW_DAYS):
-    """Per region: outlets, complaints open now, SLA breach rate of the window's complaints."""
+    """Per region: outlets serving today, complaints open now, SLA breach rate of the period's complaints."""
     start = window_start(days)
     region_stmt = _scoped(
         select(Region.id, Region.code, Region.name, func.count(Outlet.id))
-        .outerjoin(Outlet, Outlet.region_id == Region.id)
+        .outerjoin(Outlet, and_(Outlet.region_id == Region.id, Outlet.status.in_(SERVING_OUTLET)))
         .group_by(Region.id, Region.code, Region.name)
         .order_by(Region.code), Region)
     rows = db.session.execute(region_stmt).all()
-    in_window = Complaint.received_at >= start
+    in_window = _in_period(Complaint.received_at, start)
     complaint_stmt = _scoped(
         select(Outlet.region_id,
                _count_if(Complaint.status.not_in(CLOSED_COMPLAINT)),
@@ -320,10 +477,11 @@ def regions(days=DEFAULT_WINDOW_DAYS):
         .join(Outlet, Outlet.id == Complaint.outlet_id)
         .group_by(Outlet.region_id), Outlet)
     stats = {row[0]: row[1:] for row in db.session.execute(complaint_stmt).all()}
-    result = {"title": gettext("By region"), "days": days, "ids": [], "codes": [], "labels": [],
-              "outlets": [], "open_complaints": [], "received": [], "breach_rate": [],
-              "breach_rate_display": [], "links": [],
-              "names": {"outlets": gettext("Outlets"), "open_complaints": gettext("Open complaints"),
+    result = {"title": gettext("By region, last %(days)s days", days=days), "days": days, "ids": [],
+              "codes": [], "labels": [], "outlets": [], "open_complaints": [], "received": [],
+              "breach_rate": [], "breach_rate_display": [], "links": [],
+              "names": {"outlets": gettext("Outlets active or on probation"),
+                        "open_complaints": gettext("Open complaints"),
                         "breach_rate": gettext("SLA breach rate")}}
     for region_id, code, name, outlets in rows:
         open_count, received, breached = (_int(v) for v in stats.get(region_id, (0, 0, 0)))
@@ -336,7 +494,7 @@ def regions(days=DEFAULT_WINDOW_DAYS):
         result["received"].append(received)
         result["breach_rate"].append(rate)
         result["breach_rate_display"].append(percent(rate))
-        result["links"].append(_link("OutletView.list", _flt_0_region=region_id))
+        result["links"].append(_link("OutletView.list", _flt_0_region=region_id, **_serving_filter()))
     return result
 
 
@@ -351,3 +509,27 @@ PANELS = {
     "regions": regions,
 }
 """Panel name (``GET /api/v1/dashboard/<name>``) → function ``(days) -> dict``."""
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+def _is_hq_admin(user):
+    return user is not None and any(role.name == HQ_ADMIN for role in user.roles)
+
+
+def calendar_notices(user=None):
+    """For HQ admins: one warning per year (this one or the next) whose holidays are not confirmed."""
+    user = scope.acting_user() if user is None else user
+    if not _is_hq_admin(user):
+        return []
+    from app.core.calendar_services import unconfirmed_years
+
+    link = _link("CalendarDayView.list")
+    return [{"year": year, "link": link,
+             "text": gettext("The %(year)s holiday arrangement is not confirmed yet", year=year)}
+            for year in unconfirmed_years()]
+
+
+def page_context():
+    """What the page shell needs besides the API: the definitions (tooltips) and HQ notices."""
+    return {"definitions": definitions(), "calendar_notices": calendar_notices()}

@@ -32,7 +32,7 @@ class HomeView(IndexView):
         return self.render_template(
             self.dashboard_template, appbuilder=self.appbuilder,
             panels=list(dashboard.PANELS), default_days=dashboard.DEFAULT_WINDOW_DAYS,
-            window_choices=(30, 90, 365))
+            window_choices=(30, 90, 365), **dashboard.page_context())
 
 
 class DashboardApi(BaseApi):

@@ -3,6 +3,8 @@
  * session, their region scope, texts and formatted numbers in their language) and draws it with
  * Apache ECharts served by the app (app/static/vendor/echarts). Clicking a bar, slice or point
  * opens the matching filtered list (each item carries its link). Charts follow the window size.
+ * What each figure counts is written in the page (tooltips and the list of definitions, from
+ * app/reports/dashboard.py), not here. The trend's current week is partial and drawn as such.
  *
  * ECharts renders tooltips as HTML: a tooltip formatter returns markup, so every text it places
  * there (a region's name, a label) goes through escapeHtml first. Titles and KPI cards are set as
@@ -142,23 +144,74 @@
         }, data.links);
     }
 
+    // The current week is counted up to now: its point and the segment leading to it are drawn
+    // dashed with a hollow marker over a shaded band, and its axis label reads "This week (to date)",
+    // so a low partial count does not read as a collapse.
     function trend(data) {
         text(document.getElementById("title-trend"), data.title);
+        var badge = document.getElementById("trend-partial");
+        if (badge) {
+            text(badge, data.partial_note);
+            badge.hidden = !data.partial_note;
+        }
+        var p = data.partial_index;
+        var step = Math.max(1, Math.ceil(data.labels.length / 7));
         var total = 0;
         data.series.forEach(function (s) {
             s.values.forEach(function (v) { total += v; });
         });
+        var series = [];
+        data.series.forEach(function (s, k) {
+            var color = [COLORS[3], COLORS[1]][k % 2];
+            series.push({type: "line", name: s.name, smooth: false, symbolSize: 6, itemStyle: {color: color},
+                         lineStyle: {color: color},
+                         data: s.values.map(function (v, i) { return i < p ? v : null; })});
+            var partial = {type: "line", name: s.name, smooth: false, symbol: "emptyCircle", symbolSize: 8,
+                           itemStyle: {color: color}, lineStyle: {color: color, type: "dashed"},
+                           data: s.values.map(function (v, i) { return i >= p - 1 ? v : null; })};
+            if (k === 0 && p >= 0) {
+                partial.markArea = {silent: true, itemStyle: {color: "rgba(119, 119, 119, 0.12)"},
+                                    data: [[{xAxis: data.labels[Math.max(p - 1, 0)]}, {xAxis: data.labels[p]}]]};
+            }
+            series.push(partial);
+        });
         draw("trend", {
-            color: [COLORS[3], COLORS[1]],
-            tooltip: {trigger: "axis"},
-            legend: {bottom: 0},
+            tooltip: {
+                trigger: "axis",
+                formatter: function (params) {
+                    if (!params.length) {
+                        return "";
+                    }
+                    var i = params[0].dataIndex;
+                    var seen = {};
+                    var lines = [escapeHtml(data.labels[i]) + (i === p ? " · " + escapeHtml(data.partial_note) : "")];
+                    params.forEach(function (item) {
+                        if (seen[item.seriesName] || item.value === null || item.value === undefined) {
+                            return;
+                        }
+                        seen[item.seriesName] = true;
+                        lines.push(item.marker + escapeHtml(item.seriesName) + ": " + escapeHtml(item.value));
+                    });
+                    return lines.join("<br>");
+                }
+            },
+            legend: {bottom: 0, data: data.series.map(function (s) { return s.name; })},
             grid: {left: 40, right: 32, top: 16, bottom: 48, containLabel: true},
-            xAxis: {type: "category", data: data.labels, boundaryGap: false},
+            xAxis: {type: "category", data: data.labels, boundaryGap: false,
+                    axisLabel: {
+                        // about seven dates across; the partial week's label always shows
+                        interval: function (index) {
+                            return index === p || (index % step === 0 && p - index >= (step > 1 ? 2 : 1));
+                        },
+                        formatter: function (value, index) {
+                            return index === p ? "{partial|" + value + "}" : value;
+                        },
+                        alignMaxLabel: "right",  // the partial week's label stays inside the chart
+                        rich: {partial: {color: "#777777", fontStyle: "italic", fontWeight: "bold"}}
+                    }},
             yAxis: {type: "value", minInterval: 1},
             graphic: emptyGraphic(total),
-            series: data.series.map(function (s) {
-                return {type: "line", name: s.name, data: s.values, smooth: false, symbolSize: 6};
-            })
+            series: series
         }, []);
     }
 
@@ -183,8 +236,12 @@
     function sla(data) {
         kpi("breach_rate", data.labels.breach_rate, data.breach_rate_display);
         text(document.querySelector("#kpi-breach_rate .kpi-target"), data.labels.received + ": " + data.received);
-        kpi("mean_response_hours", data.labels.mean_response_hours, data.mean_response_hours_display);
+        kpi("mean_response_minutes", data.labels.mean_response_minutes, data.mean_response_minutes_display,
+            data.response_target_display === null ? null :
+                {target_display: data.response_target_display, met: data.response_met});
         kpi("mean_resolution_hours", data.labels.mean_resolution_hours, data.mean_resolution_hours_display);
+        text(document.querySelector("#kpi-mean_resolution_hours .kpi-target"),
+             data.labels.resolved + ": " + data.resolved);
     }
 
     function targets(data) {
