@@ -1,14 +1,30 @@
-"""Flask commands: ``roles sync``, ``seed``, ``jobs run``, ``audit verify``."""
+"""Flask commands: ``deploy``, ``roles sync``, ``seed``, ``jobs run``, ``audit verify``."""
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 
 def register(app):
+    app.cli.add_command(deploy)
     app.cli.add_command(roles_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(audit_cli)
+
+
+@click.command("deploy")
+@with_appcontext
+def deploy():
+    """The deploy step, once per release: migrate the database, sync permissions and roles, load the
+    reference data (calendar, SLA policies, settings…). Safe to run again: what is there already,
+    and whatever HQ admins changed, is kept."""
+    from flask_migrate import upgrade
+
+    from seeds import reference
+
+    upgrade()
+    click.echo("database at the latest revision")
+    reference.load(log=click.echo)  # syncs the roles first
 
 
 roles_cli = AppGroup("roles", help="Permissions and roles.")
@@ -28,7 +44,8 @@ seed_cli = AppGroup("seed", help="Reference and demo data.")
 
 @seed_cli.command("reference")
 def seed_reference():
-    """Roles, product categories, certification types, settings and SLA defaults."""
+    """Roles, product categories, certification types, settings, SLA defaults, the business calendar
+    and the audit checklist (idempotent; part of ``flask deploy``)."""
     from seeds import reference
 
     reference.load(log=click.echo)
@@ -69,7 +86,7 @@ def jobs_enqueue(name):
     func = getattr(jobs, name, None)
     if func is None or name.startswith("_"):
         raise click.BadParameter(f"unknown job {name!r}; known: {', '.join(jobs.__all__)}")
-    job = queue.enqueue(func)
+    job = queue.enqueue(func, queue=queue.HOUSEKEEPING)
     click.echo(job.id)
 
 

@@ -1,6 +1,9 @@
 """Reference data every installation needs: roles, product categories, certification types,
-settings at their defaults and the default SLA policies. Safe to run again: existing rows are
-left as an HQ admin edited them."""
+settings at their defaults, the default SLA policies, mainland China's business calendar and the
+audit checklist. Loaded by ``flask deploy`` (or ``flask seed reference``). Safe to run again:
+existing rows are left as an HQ admin edited them."""
+from datetime import date
+
 from app.complaints.models import SlaPolicy
 from app.core.models import Setting
 from app.core.settings import DEFINITIONS
@@ -80,14 +83,26 @@ def load(log=print):
                                      business_time=business, description=description))
     db.session.commit()
     log("reference data loaded")
+    from app.core.calendar_services import unconfirmed_years
+
+    waiting = unconfirmed_years()
+    if waiting:
+        log("holiday arrangements to confirm on the calendar page: " + ", ".join(map(str, waiting)))
     return categories
 
 
 def load_default_calendar(years=None):
-    """Mainland China's calendar: Mon–Fri 09:00–18:00, public holidays and make-up working days
-    (调休) of this year and the next from the ``holidays`` package. Days already present (maybe
-    edited by an HQ admin) are kept; next year's make-up days, announced late in the year, can be
-    added on the calendar page."""
+    """Mainland China's calendar: Mon–Fri 09:00–18:00 with the public holidays and make-up working
+    days (调休) of ``years`` (default: this year and the next) from ``core.china_holidays`` — the
+    State Council's published arrangement, else a forecast whose days are provisional.
+
+    What HQ admins did is kept. Per year:
+
+    * a confirmed day (confirmed with its year, added or edited by hand) is never changed;
+    * a provisional day follows the arrangement (updated, or removed when it no longer has the day);
+    * a published year's missing days are added; a forecast's only while no day of that year is
+      confirmed (a year HQ admins have worked on is theirs).
+    """
     from app.core import calendar, clock
     from app.core.models import BusinessCalendar, CalendarDay
 
@@ -97,12 +112,24 @@ def load_default_calendar(years=None):
         db.session.add(cal)
         db.session.flush()
     year = clock.today().year
-    years = years or [year, year + 1]
-    known = {d for (d,) in db.session.query(CalendarDay.day).filter(CalendarDay.calendar_id == cal.id)}
-    for day, kind, name in calendar.china_days(years):
-        if day not in known:
-            db.session.add(CalendarDay(calendar_id=cal.id, day=day, kind=kind, name=name[:100]))
-            known.add(day)
+    for y in sorted(set(years or [year, year + 1])):
+        arranged = {d.day: d for d in calendar.china_days([y])}
+        rows = {r.day: r for r in db.session.query(CalendarDay).filter(
+            CalendarDay.calendar_id == cal.id, CalendarDay.day >= date(y, 1, 1), CalendarDay.day <= date(y, 12, 31))}
+        worked_on = any(not r.provisional for r in rows.values())
+        for day, row in rows.items():
+            if not row.provisional:
+                continue
+            new = arranged.get(day)
+            if new is None:
+                db.session.delete(row)
+            elif (row.kind, row.name, row.provisional) != (new.kind, new.name[:100], new.provisional):
+                row.kind, row.name, row.provisional = new.kind, new.name[:100], new.provisional
+        for day, new in arranged.items():
+            if day not in rows and not (new.provisional and worked_on):
+                db.session.add(CalendarDay(calendar_id=cal.id, day=day, kind=new.kind, name=new.name[:100],
+                                           provisional=new.provisional))
+    db.session.flush()
     return cal
 
 

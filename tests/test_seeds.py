@@ -210,3 +210,141 @@ def test_demo_leaves_existing_users_adds_missing_units_and_is_deterministic(app,
     assert (hq.id, hq.password, hq.email, [r.name for r in hq.roles]) == hq_before
     assert _signed_in(login("hq", PASSWORD))
     assert not _signed_in(login("hq", "Zongbu-Demo-2026", must_succeed=False))
+
+
+# --- the reference calendar (``seeds.reference.load_default_calendar``) ---------------------------
+
+def _calendar_rows():
+    from app.core.models import BusinessCalendar, CalendarDay
+
+    cal = db.session.query(BusinessCalendar).filter(BusinessCalendar.region_id.is_(None)).one()
+    return {r.day: r for r in db.session.query(CalendarDay).filter(CalendarDay.calendar_id == cal.id)}
+
+
+def test_reference_data_has_every_day_of_the_official_arrangements(app):
+    from seeds import reference
+    from tests.test_calendar import OFFICIAL
+
+    with clock.freeze(date(2025, 12, 7)):
+        reference.load(**QUIET)  # this year and the next: 2025 and 2026, both published
+    rows = _calendar_rows()
+    for year, arrangement in OFFICIAL.items():
+        missing = [(name, day) for name, days in arrangement["holidays"].items() for day in days
+                   if day not in rows or rows[day].kind != "holiday"]
+        assert missing == [], year
+        assert [d for d in arrangement["workdays"] if d not in rows or rows[d].kind != "workday"] == [], year
+        for name, days in arrangement["holidays"].items():
+            assert all(rows[day].name == name and not rows[day].provisional for day in days), name
+        assert not any(rows[day].provisional for day in arrangement["workdays"])
+        in_year = {d for d in rows if d.year == year}
+        expected = {d for days in arrangement["holidays"].values() for d in days} | set(arrangement["workdays"])
+        assert in_year == expected, year
+
+
+def test_next_year_is_loaded_as_a_provisional_forecast(app):
+    from app.core import calendar
+    from seeds import reference
+
+    with clock.freeze(date(2026, 12, 7)):
+        reference.load(**QUIET)
+    rows = _calendar_rows()
+    assert {d.year for d in rows} == {2026, 2027}
+    assert not any(r.provisional for d, r in rows.items() if d.year == 2026)
+    next_year = {d: r for d, r in rows.items() if d.year == 2027}
+    assert next_year and all(r.provisional for r in next_year.values())
+    assert set(next_year) == {d.day for d in calendar.china_days([2027])}
+    assert next_year[date(2027, 2, 6)].kind == "holiday"
+
+
+def test_loading_again_keeps_what_hq_admins_changed(app):
+    from app.core import calendar_services, services
+    from app.core.models import CalendarDay
+    from seeds.reference import load_default_calendar
+
+    with clock.freeze(date(2026, 12, 7)):
+        load_default_calendar()
+        db.session.commit()
+        rows = _calendar_rows()
+        cal_id = rows[date(2026, 1, 1)].calendar_id
+        # an HQ admin renames a published day, turns a forecast day into a working day (both now
+        # confirmed: saved by hand), adds a day, and deletes a published day and a forecast day
+        renamed = rows[date(2026, 10, 7)]
+        renamed.name = "国庆节（总部通知）"
+        services.save(renamed)
+        changed = rows[date(2027, 10, 5)]
+        assert changed.provisional
+        changed.kind, changed.name = "workday", "总部值班"
+        services.save(changed)
+        assert not changed.provisional
+        services.save(CalendarDay(calendar_id=cal_id, day=date(2027, 12, 31), kind="holiday", name="年终盘点"))
+        services.delete(rows[date(2027, 5, 4)])
+        services.delete(rows[date(2026, 6, 20)])
+        before = {d: (r.kind, r.name, r.provisional) for d, r in _calendar_rows().items()}
+
+        load_default_calendar()
+        db.session.commit()
+        after = {d: (r.kind, r.name, r.provisional) for d, r in _calendar_rows().items()}
+    assert after[date(2026, 10, 7)] == ("holiday", "国庆节（总部通知）", False)
+    assert after[date(2027, 10, 5)] == ("workday", "总部值班", False)
+    assert after[date(2027, 12, 31)] == ("holiday", "年终盘点", False)
+    assert date(2027, 5, 4) not in after  # a forecast year HQ admins worked on is theirs
+    # a published day missing from the calendar comes back (a holiday for everyone is changed, not
+    # deleted: make it a make-up day, or override it in a region's calendar)
+    assert after[date(2026, 6, 20)] == ("holiday", "端午节", False)
+    assert {d: v for d, v in after.items() if d != date(2026, 6, 20)} == before
+    assert calendar_services.unconfirmed_years(date(2026, 12, 7)) == [2027]
+
+
+def test_a_published_year_replaces_the_forecast_nobody_confirmed(app, monkeypatch):
+    from app.core import china_holidays, services
+    from seeds.reference import load_default_calendar
+
+    with clock.freeze(date(2026, 12, 7)):
+        load_default_calendar()
+        db.session.commit()
+        edited = _calendar_rows()[date(2027, 2, 5)]
+        edited.name = "除夕（总部通知）"
+        services.save(edited)  # confirmed by hand: kept
+        stale = _calendar_rows()[date(2027, 10, 5)]
+        assert stale.provisional
+
+        published = china_holidays.Published(
+            notice="test", url="", periods=(("春节", "2027-02-05", "2027-02-12"), ("国庆节", "2027-10-01", "2027-10-07")),
+            workdays=(("春节", "2027-02-20"),))
+        monkeypatch.setitem(china_holidays.PUBLISHED, 2027, published)
+        china_holidays._year.cache_clear()
+        try:
+            load_default_calendar()
+            db.session.commit()
+        finally:
+            monkeypatch.undo()
+            china_holidays._year.cache_clear()
+    rows = {d: r for d, r in _calendar_rows().items() if d.year == 2027}
+    assert rows[date(2027, 2, 5)].name == "除夕（总部通知）"
+    assert {d for d, r in rows.items() if r.kind == "holiday"} == (
+        {date(2027, 2, 5) + timedelta(days=i) for i in range(8)} | {date(2027, 10, i) for i in range(1, 8)})
+    assert rows[date(2027, 2, 20)].kind == "workday"
+    assert not any(r.provisional for r in rows.values())
+    assert date(2027, 1, 1) not in rows  # a forecast day the notice does not have is gone
+
+
+def test_loading_completes_a_calendar_seeded_without_the_weekend_days(app):
+    """A calendar loaded before the weekend days of the periods were included (and before days
+    could be provisional) gets the missing days; nothing else changes."""
+    from app.core import calendar
+    from app.core.models import BusinessCalendar, CalendarDay
+    from seeds.reference import load_default_calendar
+    from tests.test_calendar import WEEKEND_HOLIDAYS_2026
+
+    cal = BusinessCalendar(name="中国大陆工作日历")
+    db.session.add(cal)
+    db.session.flush()
+    for d in calendar.china_days([2026]):
+        if d.day not in WEEKEND_HOLIDAYS_2026:
+            db.session.add(CalendarDay(calendar_id=cal.id, day=d.day, kind=d.kind, name=d.name))
+    db.session.commit()
+    load_default_calendar(years=[2026])
+    db.session.commit()
+    rows = _calendar_rows()
+    for day in WEEKEND_HOLIDAYS_2026:
+        assert rows[day].kind == "holiday" and not rows[day].provisional, day

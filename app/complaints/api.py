@@ -271,7 +271,7 @@ class CalendarDayApi(BaseApi):
     class_permission_name = p.BUSINESS_CALENDAR
     datamodel = ScopedInterface(CalendarDay)
     _fields = ["calendar", "day", "kind", "name"]
-    list_columns = ["id"] + _fields
+    list_columns = ["id"] + _fields + ["provisional"]  # read-only: saving a day confirms it
     show_columns = list_columns
     add_columns = _fields
     edit_columns = _fields

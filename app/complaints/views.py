@@ -17,7 +17,7 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.core.personal import PhoneMaskingView
 from app.core.models import DAY_KIND, BusinessCalendar, CalendarDay
-from app.core.views import BaseModelView, scoped, yes_is_bad
+from app.core.views import BaseModelView, scoped, yes_is_bad, yes_no
 from app.core.web import csrf_ok
 from app.extensions import db
 from app.security import permissions as p
@@ -226,16 +226,75 @@ class BusinessCalendarView(BaseModelView):
 
 
 class CalendarDayView(BaseModelView):
+    """The days of the calendars. Above the list, each year whose arrangement is a forecast (or
+    missing) is named; an HQ admin reviews a forecast year and confirms it (``confirm_year``, the
+    service ``calendar_services.confirm_year``). Saving a day by hand confirms that day."""
+
     class_permission_name = p.BUSINESS_CALENDAR
     datamodel = scoped(CalendarDay)
+    method_permission_name = {**BaseModelView.method_permission_name, "confirm_year": "write"}
     list_title = _l("Holidays and make-up working days")
-    list_columns = ["calendar", "day", "kind", "name"]
+    list_template = "complaints/calendar_days.html"
+    list_columns = ["calendar", "day", "kind", "name", "provisional"]
     show_columns = list_columns
-    add_columns = list_columns
-    edit_columns = list_columns
-    search_columns = ["calendar", "day", "kind"]
+    add_columns = ["calendar", "day", "kind", "name"]
+    edit_columns = add_columns
+    search_columns = ["calendar", "day", "kind", "provisional"]
     base_order = ("day", "asc")
     enum_columns = {"kind": DAY_KIND}
     singular = _l("calendar day")
-    label_columns = {"calendar": _l("Calendar"), "day": _l("Date"), "kind": _l("Kind"), "name": _l("Name")}
+    quick_filters = [(_l("Provisional"), {"_flt_0_provisional": 1})]
+    label_columns = {"calendar": _l("Calendar"), "day": _l("Date"), "kind": _l("Kind"), "name": _l("Name"),
+                     "provisional": _l("Provisional")}
+    description_columns = {
+        "provisional": _l("A forecast: the State Council has not published this year's arrangement yet."),
+        "name": _l("Saving a provisional day confirms it."),
+    }
+    formatters_columns = {"provisional": lambda value: yes_no(value, "warning")}
+
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs.setdefault("arrangements", self._arrangements())
+        return super().render_template(template, **kwargs)
+
+    def _arrangements(self):
+        """The years to point out above the list: forecast (provisional) years, and this year or
+        the next when it has no days at all."""
+        from app.core import calendar_services
+
+        years = sorted(set(calendar_services.provisional_years()) | set(calendar_services.unconfirmed_years()))
+        status = calendar_services.year_status(years)
+        can_confirm = self.appbuilder.sm.has_access("can_write", self.class_permission_name)
+        return [{"year": year, "days": status[year][0], "provisional": status[year][1],
+                 "confirm_url": url_for(".confirm_year", year=year) if can_confirm and status[year][1] else None,
+                 "list_url": url_for(".list", _flt_0_provisional=1)}
+                for year in years]
+
+    @expose("/confirm", methods=["GET", "POST"])
+    @has_access
+    def confirm_year(self):
+        """GET ``?year=``: the year's days to review against the State Council's notice, with the
+        button that confirms them; POST ``year``: confirm them."""
+        from app.core import calendar_services
+        from app.core.web import flash_error
+
+        back = url_for(".list")
+        try:
+            if request.method == "POST":
+                if not csrf_ok():
+                    return redirect(back)
+                year, count = calendar_services.confirm_year(request.form.get("year"))
+                flash(_("The %(year)s holiday arrangement is confirmed (%(n)s days).", year=year, n=count), "success")
+                return redirect(back)
+            year = calendar_services.parse_year(request.args.get("year"))
+        except DomainError as exc:
+            db.session.rollback()
+            flash_error(exc)
+            return redirect(back)
+        weekdays = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"),
+                    _("Sunday")]
+        return self.render_template(
+            "complaints/calendar_confirm.html", year=year, days=calendar_services.year_days(year),
+            title=_("Confirm the %(year)s holiday arrangement", year=year), weekdays=weekdays, DAY_KIND=DAY_KIND,
+            back=back, csrf_token=generate_csrf)
 

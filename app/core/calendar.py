@@ -12,11 +12,20 @@ weekday has working hours and it is not a public holiday. Working hours are loca
 
 ``Schedule`` is a plain snapshot of a calendar (no database access while computing), loaded with
 ``schedule_for_region(region_id)``.
+
+A year for which the default calendar has no day rows at all (reference data never loaded, or a
+year beyond the loaded ones) is not taken as a year without public holidays: the schedule uses
+mainland China's built-in arrangement for it (``core.china_holidays``: published, else forecast)
+and logs a warning once per process and year. ``calendar_services.unconfirmed_years`` names such
+a year for the dashboard and the calendar page.
 """
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from app.core import clock
+from app.core import china_holidays, clock
+
+log = logging.getLogger(__name__)
 
 WEEKDAY_FIELDS = ("monday_hours", "tuesday_hours", "wednesday_hours", "thursday_hours", "friday_hours",
                   "saturday_hours", "sunday_hours")
@@ -43,14 +52,39 @@ def parse_hours(text):
     return start, end
 
 
+_warned_years = set()
+
+
+def _warn_missing_year(year):
+    if year not in _warned_years:
+        _warned_years.add(year)
+        log.warning("the business calendar has no public holidays or make-up days for %s: using the built-in "
+                    "arrangement of mainland China for it; load the reference data (flask deploy) or add the "
+                    "days on the calendar page", year)
+
+
 @dataclass
 class Schedule:
     weekly: list  # 7 entries of (start, end) or None, Monday first
     makeup: tuple | None
     holidays: dict = field(default_factory=dict)  # date -> name
     workdays: dict = field(default_factory=dict)  # date -> name
+    # Years the calendar's day rows cover; None: the snapshot is complete as given. A day of any
+    # other year brings in that year's built-in arrangement, under the days already present.
+    covered_years: set | None = None
+
+    def _cover(self, day):
+        if self.covered_years is None or day.year in self.covered_years:
+            return
+        self.covered_years.add(day.year)
+        _warn_missing_year(day.year)
+        for arranged in china_days([day.year]):
+            if arranged.day not in self.holidays and arranged.day not in self.workdays:
+                target = self.holidays if arranged.kind == "holiday" else self.workdays
+                target[arranged.day] = arranged.name
 
     def is_working_day(self, day):
+        self._cover(day)
         if day in self.workdays:
             return True
         if day in self.holidays:
@@ -59,6 +93,7 @@ class Schedule:
 
     def hours(self, day):
         """Local (start, end) working hours of ``day``, or None."""
+        self._cover(day)
         if day in self.workdays:
             return self.makeup or self.weekly[0] or (time(9), time(18))
         if day in self.holidays:
@@ -76,14 +111,16 @@ class Schedule:
 
 
 def default_schedule():
-    """Mon–Fri 09:00–18:00 with no special days (used when no calendar row exists)."""
+    """Mon–Fri 09:00–18:00 with the built-in public holidays (used when no calendar row exists)."""
     nine_to_six = (time(9), time(18))
-    return Schedule(weekly=[nine_to_six] * 5 + [None, None], makeup=nine_to_six)
+    return Schedule(weekly=[nine_to_six] * 5 + [None, None], makeup=nine_to_six, covered_years=set())
 
 
-def schedule_from(calendar, extra_days=()):
+def schedule_from(calendar, extra_days=(), covered_years=None):
+    """``calendar``'s hours and days over ``extra_days`` (the default calendar's); ``covered_years``
+    as in ``Schedule`` (None: the days given are all there is)."""
     weekly = [parse_hours(getattr(calendar, f)) for f in WEEKDAY_FIELDS]
-    sched = Schedule(weekly=weekly, makeup=parse_hours(calendar.makeup_hours))
+    sched = Schedule(weekly=weekly, makeup=parse_hours(calendar.makeup_hours), covered_years=covered_years)
     for day in list(extra_days) + list(calendar.days):
         target = sched.holidays if day.kind == "holiday" else sched.workdays
         other = sched.workdays if day.kind == "holiday" else sched.holidays
@@ -92,8 +129,43 @@ def schedule_from(calendar, extra_days=()):
     return sched
 
 
+_schedules = {}
+
+
+def _calendar_version():
+    """A fingerprint of every calendar and calendar day (one aggregate query): it changes whenever
+    a row is added, edited or deleted."""
+    from sqlalchemy import func, select
+
+    from app.core.models import BusinessCalendar, CalendarDay
+    from app.extensions import db
+
+    cal, day = BusinessCalendar, CalendarDay
+    row = db.session.execute(select(
+        select(func.count(cal.id)).scalar_subquery(), select(func.coalesce(func.sum(cal.id), 0)).scalar_subquery(),
+        select(func.max(cal.updated_at)).scalar_subquery(),
+        select(func.count(day.id)).scalar_subquery(), select(func.coalesce(func.sum(day.id), 0)).scalar_subquery(),
+        select(func.max(day.updated_at)).scalar_subquery(),
+    )).one()
+    return (db.engine.url.render_as_string(), tuple(row))
+
+
 def schedule_for_region(region_id):
-    """The region's calendar (its days over the default's), the default calendar, or Mon–Fri."""
+    """The region's calendar (its days over the default's), the default calendar, or Mon–Fri; the
+    years the default calendar has no days for follow the built-in arrangement (module docstring).
+
+    Kept per process under a fingerprint of the calendar tables, so a computation reads one
+    aggregate row instead of every calendar day, and an edit is seen at once."""
+    key = (region_id, _calendar_version())
+    sched = _schedules.get(key)
+    if sched is None:
+        if len(_schedules) > 256:
+            _schedules.clear()
+        sched = _schedules[key] = _load_schedule(region_id)
+    return sched
+
+
+def _load_schedule(region_id):
     from app.core.models import BusinessCalendar
     from app.extensions import db
 
@@ -101,10 +173,12 @@ def schedule_for_region(region_id):
     own = None
     if region_id is not None:
         own = db.session.query(BusinessCalendar).filter(BusinessCalendar.region_id == region_id).first()
+    default_days = list(default.days) if default is not None else []
+    covered = {d.day.year for d in default_days}
     if own is not None:
-        return schedule_from(own, extra_days=default.days if default is not None else ())
+        return schedule_from(own, extra_days=default_days, covered_years=covered)
     if default is not None:
-        return schedule_from(default)
+        return schedule_from(default, covered_years=covered)
     return default_schedule()
 
 
@@ -167,13 +241,6 @@ def working_days_in(sched, first: date, last: date):
 
 
 def china_days(years):
-    """Public holidays and make-up working days of mainland China from the ``holidays`` package."""
-    import holidays
-
-    cn = holidays.China(years=years, language="zh_CN") if "zh_CN" in getattr(
-        holidays.China, "supported_languages", ()) else holidays.China(years=years)
-    days = [(d, "holiday", str(name)) for d, name in sorted(cn.items())]
-    for d in sorted(getattr(cn, "weekend_workdays", ())):
-        if d.year in years:
-            days.append((d, "workday", "调休上班"))
-    return days
+    """Mainland China's public holidays and make-up working days of ``years``
+    (``china_holidays.ArrangedDay``: day, kind, name, provisional), by date."""
+    return [d for year in sorted(set(years)) for d in china_holidays.arrangement(year)]

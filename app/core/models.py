@@ -1,4 +1,6 @@
-from sqlalchemy import CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, false,
+)
 from sqlalchemy.orm import relationship
 
 from app.core import clock, numbering  # noqa: F401  (the number_sequence table)
@@ -74,6 +76,9 @@ class CalendarDay(TimestampMixin, Model):
     day = Column(Date, nullable=False, index=True)
     kind = Column(String(10), nullable=False, info={"enum": DAY_KIND})
     name = Column(String(100), nullable=False, default="")
+    # A forecast (a year the State Council has not published yet), shown as such until an HQ admin
+    # confirms the year or edits the day (``core.calendar_services``).
+    provisional = Column(Boolean, nullable=False, default=False, server_default=false())
 
     def __repr__(self):
         return f"{self.day} {self.name}"
@@ -84,6 +89,10 @@ class Notification(Model):
 
     Any domain writes here through ``outbox.queue_email``; ``complaint_id`` is an optional link kept
     from the complaints domain (by table name only: the kernel imports no domain).
+
+    ``claimed_at``/``claim_token``: the sender that claimed the row (committed before it talks to
+    the SMTP server, ``outbox.send``); a claim older than ``OUTBOX_CLAIM_LEASE`` seconds without
+    ``sent_at`` belonged to a sender that died and may be taken again.
     """
 
     __tablename__ = "notification"
@@ -99,3 +108,5 @@ class Notification(Model):
     sent_at = Column(DateTime, nullable=True, index=True)
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text, nullable=True)
+    claimed_at = Column(DateTime, nullable=True)
+    claim_token = Column(String(32), nullable=True)
