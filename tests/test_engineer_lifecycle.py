@@ -1,5 +1,6 @@
 """The onboarding gate: a trainee goes on duty only once an onboarding training passed — through
-``POST /api/v1/engineer/<id>/activate``, a ``PUT``/``POST`` of the status and the page action."""
+``POST /api/v1/engineer/<id>/activate``, a ``PUT``/``POST`` of the status and the page action.
+The other moves of the status table: ``tests/test_engineer_status.py``."""
 from datetime import date
 from decimal import Decimal
 
@@ -56,6 +57,21 @@ def status_of(engineer_id):
     return fresh(Engineer, engineer_id).status
 
 
+TRAINEE_REFUSED = "This engineer is Trainee and cannot become On duty."
+NOT_PASSED = "The trainee has not passed onboarding training yet."
+
+
+def onboarding_items(response):
+    """The unmet onboarding items of a 409 refusing a trainee's move on duty; its ``status`` names
+    the current status and the unmet condition."""
+    assert response.status_code == 409, response.get_json()
+    body = response.get_json()
+    errors = dict(body["errors"])
+    assert body["message"] == TRAINEE_REFUSED
+    assert errors.pop("status") == [TRAINEE_REFUSED, NOT_PASSED]
+    return errors
+
+
 # --- the API action --------------------------------------------------------------------------
 
 def test_activate_refused_lists_every_unmet_item_with_numbers(trainee, api):
@@ -63,7 +79,7 @@ def test_activate_refused_lists_every_unmet_item_with_numbers(trainee, api):
              practical_score=60)
     r = activate(api("hq"), trainee.id)
     assert r.status_code == 409
-    assert r.get_json()["errors"] == {
+    assert onboarding_items(r) == {
         "theory_hours": ["Theory hours: 20 of 30 required"],
         "practical_hours": ["Practical hours: 45.5 of 50 required"],
         "mentored_orders": ["Mentored orders: 7 of 10 required"],
@@ -77,7 +93,7 @@ def test_only_the_unmet_items_are_listed_and_a_missing_score_says_so(trainee, ap
     training(trainee, mentored_orders=9, practical_score=None)
     r = activate(api("hq"), trainee.id)
     assert r.status_code == 409
-    assert r.get_json()["errors"] == {
+    assert onboarding_items(r) == {
         "mentored_orders": ["Mentored orders: 9 of 10 required"],
         "practical_score": ["Practical score: not recorded, 90 required"],
     }
@@ -97,7 +113,7 @@ def test_no_onboarding_record_at_all(trainee, api):
     training(trainee, kind="quarterly")  # a passed refresher is no onboarding
     r = activate(api("hq"), trainee.id)
     assert r.status_code == 409
-    assert r.get_json()["errors"] == {"onboarding": ["No onboarding training on record."]}
+    assert onboarding_items(r) == {"onboarding": ["No onboarding training on record."]}
     assert status_of(trainee.id) == "trainee"
 
 
@@ -106,7 +122,7 @@ def test_one_passed_onboarding_suffices_and_unmet_items_come_from_the_most_recen
     training(trainee, taken_on=date(2025, 11, 1), theory_score=50)
     training(trainee, taken_on=date(2025, 12, 1), practical_score=70)
     r = activate(hq, trainee.id)
-    assert r.get_json()["errors"] == {"practical_score": ["Practical score: 70 of 90 required"]}
+    assert onboarding_items(r) == {"practical_score": ["Practical score: 70 of 90 required"]}
 
     other = factories.engineer(world.outlet_e, status="trainee", employee_no="E2002")
     training(other, taken_on=date(2025, 11, 1))  # passed
@@ -118,9 +134,9 @@ def test_one_passed_onboarding_suffices_and_unmet_items_come_from_the_most_recen
 def test_a_settings_change_moves_the_threshold(trainee, api):
     hq = api("hq")
     training(trainee, theory_hours=28)
-    assert activate(hq, trainee.id).get_json()["errors"] == {"theory_hours": ["Theory hours: 28 of 30 required"]}
+    assert onboarding_items(activate(hq, trainee.id)) == {"theory_hours": ["Theory hours: 28 of 30 required"]}
     set_setting("training.onboarding_theory_hours", Decimal("35"))
-    assert activate(hq, trainee.id).get_json()["errors"] == {"theory_hours": ["Theory hours: 28 of 35 required"]}
+    assert onboarding_items(activate(hq, trainee.id)) == {"theory_hours": ["Theory hours: 28 of 35 required"]}
     set_setting("training.onboarding_theory_hours", Decimal("28"))
     assert activate(hq, trainee.id).status_code == 200
     assert status_of(trainee.id) == "active"
@@ -130,7 +146,7 @@ def test_a_settings_change_can_also_refuse_a_record_that_passed_when_saved(train
     training(trainee, practical_score=92)
     set_setting("training.pass_practical_score", Decimal("95"))
     r = activate(api("hq"), trainee.id)
-    assert r.get_json()["errors"] == {"practical_score": ["Practical score: 92 of 95 required"]}
+    assert onboarding_items(r) == {"practical_score": ["Practical score: 92 of 95 required"]}
 
 
 @pytest.mark.parametrize("status,label", [("active", "On duty"), ("suspended", "Suspended from duty"),
@@ -188,11 +204,11 @@ def test_put_of_the_status_is_gated_like_the_action(trainee, api):
     hq = api("hq")
     r = hq.put(f"/api/v1/engineer/{trainee.id}?_l_=en", json={"status": "active"})
     assert r.status_code == 409
-    assert r.get_json()["errors"] == {"onboarding": ["No onboarding training on record."]}
+    assert onboarding_items(r) == {"onboarding": ["No onboarding training on record."]}
     assert status_of(trainee.id) == "trainee"
     training(trainee, theory_score=70)
     r = hq.put(f"/api/v1/engineer/{trainee.id}?_l_=en", json={"status": "active", "name": "改名"})
-    assert r.get_json()["errors"] == {"theory_score": ["Theory score: 70 of 80 required"]}
+    assert onboarding_items(r) == {"theory_score": ["Theory score: 70 of 80 required"]}
     assert fresh(Engineer, trainee.id).name == "新学员"  # nothing half-written
     training(trainee, taken_on=date(2026, 2, 1))
     r = hq.put(f"/api/v1/engineer/{trainee.id}", json={"status": "active"})
@@ -204,15 +220,15 @@ def test_creating_an_engineer_on_duty_is_refused(world, api):
     payload = {"employee_no": "E2009", "name": "王工", "outlet": world.outlet_e.id, "hire_date": "2026-01-01"}
     r = hq.post("/api/v1/engineer/?_l_=en", json={**payload, "status": "active"})
     assert r.status_code == 409
-    assert r.get_json()["errors"] == {"onboarding": ["No onboarding training on record."]}
+    assert onboarding_items(r) == {"onboarding": ["No onboarding training on record."]}
     assert db.session.query(Engineer).filter_by(employee_no="E2009").count() == 0
     r = hq.post("/api/v1/engineer/", json=payload)
     assert r.status_code == 201 and r.get_json()["result"]["status"] == "trainee"
 
 
 def test_other_changes_are_not_rechecked(world, api):
-    """Engineers already on duty (no training on record) can still be edited; a suspended engineer
-    can be put back on duty by hand; neither is a trainee going on duty."""
+    """Engineers already on duty (no training on record) can still be edited; an HQ admin lifts a
+    suspension made by hand; neither is a trainee going on duty."""
     hq = api("hq")
     assert hq.put(f"/api/v1/engineer/{world.engineer_e.id}", json={"name": "张师傅", "status": "active"}
                   ).status_code == 200

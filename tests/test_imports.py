@@ -133,8 +133,10 @@ def test_template_has_chinese_headers_dropdowns_and_an_example(app, world, login
     choices = wb["choices"]
     assert choices.sheet_state == "hidden"
     validations = ws.data_validations.dataValidation
-    assert validations and all(v.type == "list" for v in validations)
-    formulas = {str(v.sqref).split(":")[0]: v.formula1 for v in validations}
+    lists = [v for v in validations if v.type == "list"]
+    # the only other check: whole numbers in range (the onboarding record's mentored orders)
+    assert lists and [v.type for v in validations if v not in lists] == ["whole"]
+    formulas = {str(v.sqref).split(":")[0]: v.formula1 for v in lists}
     status_col = "G"  # status: translated labels
     outlet_col = "E"  # outlets by code
     assert "choices!" in formulas[f"{status_col}2"] and "choices!" in formulas[f"{outlet_col}2"]
@@ -293,6 +295,113 @@ def test_cancel_a_checked_import(app, world, login, queued):
     client.post(f"/import/job/{job.id}/confirm")
     assert _latest_job().status == "cancelled"
     assert db.session.query(Engineer).filter_by(employee_no="E2001").count() == 0
+
+
+# --- engineers: the status table, the onboarding record, exact numbers ---------------------------
+
+def _onboarding(taken_on=date(2026, 1, 10), theory_hours=30, practical_hours=50, mentored_orders=10,
+                theory_score=80, practical_score=90):
+    return [taken_on, theory_hours, practical_hours, mentored_orders, theory_score, practical_score]
+
+
+def _engineer_row(number, status, *onboarding, hire_date=date(2025, 3, 1)):
+    return [number, "新工", "", "", "SH001", hire_date, _status(status), *onboarding]
+
+
+def _zh_text(msgid, **kw):
+    with force_locale("zh"):
+        from flask_babel import gettext as _
+
+        return _(msgid, **kw)
+
+
+def test_engineer_import_moves_status_only_along_the_table(app, world, login, queued):
+    from decimal import Decimal
+
+    from app.core import precision
+    from app.engineers.enums import ENGINEER_STATUS
+    from app.engineers.models import TrainingRecord
+
+    client = login("hq")
+    rows = [
+        _engineer_row("E2101", "suspended"),  # a new engineer is never created suspended
+        _engineer_row("E2102", "active", *_onboarding()),  # on duty: brings a passed onboarding record
+        _engineer_row("E2103", "active", *_onboarding(theory_score=79.95)),  # would be rounded to 80.0
+        _engineer_row("E2104", "active", *_onboarding(practical_score=89.9)),  # fails the ≥ 90 mark
+        _engineer_row("E2105", "left"),
+        ["E1001", "张工", "", "", "SH001", date(2024, 1, 1), _status("trainee")],  # on duty → trainee
+        _engineer_row("E2106", "trainee", None, 30),  # an onboarding record without its date
+    ]
+    job = _import(client, queued, "engineer", rows)
+    assert job.status == "invalid", (job.error, job.result)
+    by_row = {e["row"]: " ".join(e["messages"]) for e in job.result["errors_list"]}
+    assert set(by_row) == {2, 4, 5, 7, 8}, by_row
+    with app.test_request_context():
+        with force_locale("zh"):
+            label = ENGINEER_STATUS.label
+            spec = imports.spec_for("engineer")
+            theory_score = str(spec.column("onboarding_theory_score").label)
+            onboarding_date = str(spec.column("onboarding_taken_on").label)
+            rounded = precision.value_problem(Decimal("79.95"), 5, 1)
+            never_suspended = _zh_text("This engineer is %(current)s and cannot become %(target)s.",
+                                       current=label("trainee"), target=label("suspended"))
+            back_to_trainee = _zh_text("This engineer is %(current)s and cannot become %(target)s.",
+                                       current=label("active"), target=label("trainee"))
+        assert by_row[2].count(never_suspended) == 1  # the refusal once, not again as its headline
+        assert f"{theory_score}: {rounded}" in by_row[4]
+        assert _zh_text("The trainee has not passed onboarding training yet.") in by_row[5]
+        assert _zh_text("%(item)s: %(actual)s of %(required)s required", item=_zh_text("Practical score"),
+                        actual="89.9", required="90") in by_row[5]
+        assert back_to_trainee in by_row[7]
+        assert f"{onboarding_date}: {_zh_text('This field is required.')}" in by_row[8]
+
+    fixed = [_engineer_row("E2101", "trainee"), _engineer_row("E2102", "active", *_onboarding()),
+             _engineer_row("E2105", "left")]
+    job = _import(client, queued, "engineer", fixed)
+    assert job.status == "validated", job.result
+    assert _confirm(client, queued, job).status == "done"
+    e2102 = db.session.query(Engineer).filter_by(employee_no="E2102").one()
+    assert e2102.status == "active"
+    (record,) = db.session.query(TrainingRecord).filter_by(engineer_id=e2102.id).all()
+    assert (record.kind, record.taken_on, record.passed) == ("onboarding", date(2026, 1, 10), True)
+    assert (record.theory_score, record.practical_score, record.mentored_orders) == (Decimal("80"), Decimal("90"), 10)
+    assert {e.employee_no: e.status for e in db.session.query(Engineer).filter(
+        Engineer.employee_no.in_(["E2101", "E2105"]))} == {"E2101": "trainee", "E2105": "left"}
+    again = _import(client, queued, "engineer", fixed)
+    assert (again.result["new"], again.result["changed"], again.result["unchanged"]) == (0, 0, 3)
+
+    # an existing trainee goes on duty with the onboarding record the row brings; a leaver never comes back
+    job = _import(client, queued, "engineer", [_engineer_row("E2101", "active", *_onboarding()),
+                                               _engineer_row("E2105", "active", *_onboarding())])
+    assert job.status == "invalid" and [e["row"] for e in job.result["errors_list"]] == [3]
+    job = _import(client, queued, "engineer", [_engineer_row("E2101", "active", *_onboarding())])
+    assert _confirm(client, queued, job).status == "done"
+    db.session.expire_all()
+    e2101 = db.session.query(Engineer).filter_by(employee_no="E2101").one()
+    assert e2101.status == "active"
+    assert [r.passed for r in db.session.query(TrainingRecord).filter_by(engineer_id=e2101.id)] == [True]
+
+
+def test_part_price_import_is_exact(app, world, login, queued):
+    from decimal import Decimal
+
+    client = login("hq")
+    job = _import(client, queued, "part", [["P-PRICE-1", "温控器", "空调", 12.345, "否", 90],
+                                           ["P-PRICE-2", "温控器", "空调", "12.345", "否", 90],
+                                           ["P-PRICE-3", "温控器", "空调", 12.34, "否", 90]])
+    assert job.status == "invalid"
+    by_row = {e["row"]: " ".join(e["messages"]) for e in job.result["errors_list"]}
+    assert set(by_row) == {2, 3}
+    with app.test_request_context():
+        with force_locale("zh"):
+            from app.core import precision
+
+            label = str(imports.spec_for("part").column("unit_price").label)
+            expected = f"{label}: {precision.value_problem(Decimal('12.345'), 12, 2)}"
+    assert by_row[2] == by_row[3] == expected
+    job = _import(client, queued, "part", [["P-PRICE-3", "温控器", "空调", 12.34, "否", 90]])
+    assert _confirm(client, queued, job).status == "done"
+    assert db.session.query(Part).filter_by(sku="P-PRICE-3").one().unit_price == Decimal("12.34")
 
 
 # --- service orders by an agent: certificates and region scope --------------------------------

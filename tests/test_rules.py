@@ -115,6 +115,11 @@ def record(kind="onboarding", **kw):
     ("onboarding", {}, True),
     ("onboarding", {"theory_score": Decimal("79.9")}, False),
     ("onboarding", {"practical_score": Decimal("89.9")}, False),
+    # never rounded into a pass (the columns refuse such values: tests/test_precision.py)
+    ("onboarding", {"practical_score": Decimal("89.95")}, False),
+    ("onboarding", {"theory_score": Decimal("79.95")}, False),
+    ("onboarding", {"theory_hours": Decimal("29.95")}, False),
+    ("onboarding", {"practical_hours": Decimal("49.95")}, False),
     ("onboarding", {"theory_hours": Decimal("29.9")}, False),
     ("onboarding", {"practical_hours": Decimal("49.5")}, False),
     ("onboarding", {"mentored_orders": 9}, False),

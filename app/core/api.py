@@ -27,7 +27,7 @@ from marshmallow import ValidationError, fields, validate
 from marshmallow_sqlalchemy.fields import Related, RelatedList
 from sqlalchemy.exc import DataError, IntegrityError
 
-from app.core import clock, scope, services
+from app.core import clock, precision, scope, services
 from app.core.api_input import INT_MAX, INT_MIN, fits_integer
 from app.core.datamodel import ScopedInterface
 from app.core.errors import BadRequest, DomainError, Forbidden, Invalid
@@ -255,6 +255,7 @@ class IdSchemaConverter(Model2SchemaConverter):
                 "Must be between %(min)s and %(max)s.", min="{min}", max="{max}")))
         if isinstance(field, fields.Decimal):
             field.metadata = {**field.metadata, **decimal_metadata(sqla_column, low, high)}
+            precision.exact_decimal_field(field, sqla_column)  # loaded exactly, never rounded
         return field
 
 

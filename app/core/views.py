@@ -559,7 +559,8 @@ class SafeModelViewMixin:
 
     * ``download/<name>`` serves only a file that a file column of this page's model names, on a
       row the user can see, and that exists; anything else (a missing file, ``..%2f…``) is a 404;
-    * add and edit forms refuse text that cannot be stored as a form error (``core.page_input``);
+    * add and edit forms refuse text that cannot be stored as a form error (``core.page_input``),
+      and numbers their column would round (``core.precision``);
     * an action on one record (``action/<name>/<pk>``) acts on POST only: a GET answers 405 with a
       page saying what it will do and a button that POSTs it (with the CSRF token); an unknown
       action or record is a 404.
@@ -570,10 +571,11 @@ class SafeModelViewMixin:
 
     def _init_forms(self):
         from app.core.page_input import storable_text_form
+        from app.core.precision import exact_number_form
 
         super()._init_forms()
-        self.add_form = storable_text_form(self.add_form)
-        self.edit_form = storable_text_form(self.edit_form)
+        self.add_form = exact_number_form(storable_text_form(self.add_form), self.datamodel.obj)
+        self.edit_form = exact_number_form(storable_text_form(self.edit_form), self.datamodel.obj)
 
     @expose("/download/<string:filename>")
     @has_access

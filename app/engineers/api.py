@@ -52,9 +52,11 @@ class EngineerApi(BaseApi):
     @handle_domain_errors
     @action_doc({})
     def activate(self, pk):
-        """Put a trainee on duty once an onboarding training passed: 409 listing the unmet items
-        (``theory_hours``, ``practical_hours``, ``mentored_orders``, ``theory_score``,
-        ``practical_score`` or ``onboarding``), 409 naming the status of a non-trainee."""
+        """Put a trainee on duty once an onboarding training passed: 409 naming the status and the
+        unmet condition (``status``) and listing the unmet items (``theory_hours``,
+        ``practical_hours``, ``mentored_orders``, ``theory_score``, ``practical_score`` or
+        ``onboarding``); 409 naming the status of a non-trainee. A ``PUT`` of ``status`` follows the
+        same status table (``engineers.rules``)."""
         from app.engineers import services
         from app.extensions import db
 

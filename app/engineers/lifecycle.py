@@ -1,29 +1,106 @@
-"""Engineer lifecycle: the onboarding gate, the quarterly refresher and going on duty.
+"""Engineer lifecycle: status moves, the onboarding gate, the quarterly refresher.
 
-The rules themselves are in ``engineers.rules`` (``onboarding_unmet``, ``refresher_verdict``);
-this module gathers the facts they need with set-based queries and applies their verdicts.
+The rules themselves are in ``engineers.rules`` (the status table ``STATUS_TRANSITIONS`` and
+its conditions, ``onboarding_unmet``, ``refresher_verdict``); this module gathers the facts they
+need and applies their verdicts. Every change of an engineer's status goes through
+``rules.status_refusal``: ``check_status_change`` for pages, the API and imports (an entity rule,
+``engineers.services``), ``apply_refresher_to_record`` when a retake is saved, and
+``enforce_refresher_training`` for the nightly job.
 """
 import logging
+from datetime import date
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, inspect, or_, select, update
 
-from app.core import clock, settings
+from app.core import clock, scope, settings
+from app.core.errors import Conflict
 from app.core.services import transaction
 from app.engineers import rules
+from app.engineers.enums import ENGINEER_STATUS
 from app.engineers.models import Engineer, TrainingRecord
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
 
-def onboarding_records(engineer_id):
-    """An engineer's onboarding training records, most recent first."""
-    if engineer_id is None:
+def onboarding_records(engineer):
+    """An engineer's onboarding training records, most recent first — the stored ones and any
+    written in this unit of work (an import row bringing one with a new engineer)."""
+    if engineer is None:
         return []
-    return (db.session.query(TrainingRecord)
-            .filter(TrainingRecord.engineer_id == engineer_id, TrainingRecord.kind == "onboarding")
-            .order_by(TrainingRecord.taken_on.desc(), TrainingRecord.id.desc())
-            .all())
+    records = [r for r in engineer.training_records if r.kind == "onboarding"]
+    return sorted(records, key=lambda r: (r.taken_on or date.min, r.id if r.id is not None else float("inf")),
+                  reverse=True)
+
+
+# --- status moves ----------------------------------------------------------------------------------
+
+def stored_status(engineer):
+    """``(status, suspension_reason)`` as stored before this change — ``None`` status for a new
+    engineer. Row-locked on PostgreSQL, so two concurrent changes are judged one after the other."""
+    state = inspect(engineer)
+    if state.transient or state.pending or engineer.id is None:
+        return None, None
+    row = (db.session.query(Engineer.status, Engineer.suspension_reason)
+           .filter(Engineer.id == engineer.id).with_for_update().one_or_none())
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def _retake_passed(engineer, reason, today=None):
+    """The refresher rule would put this engineer, suspended for ``reason``, back on duty today."""
+    if engineer.id is None:
+        return False
+    today = today or clock.today()
+    facts = refresher_facts(engineer.id, today)
+    verdict = rules.refresher_verdict("suspended", reason, facts, engineer.hire_date, today,
+                                      settings.get("training.refresher_grace_days"))
+    return verdict == ("active", None)
+
+
+def check_status_change(engineer, actor=None):
+    """The status table for a change written by a person (pages, the API, imports): raise a
+    ``Conflict`` naming the current status and each unmet condition when the move is not allowed.
+
+    A new engineer moves from ``trainee``. A suspension made here is one by hand (reason
+    ``other``); the suspension reason follows the status (cleared off ``suspended``).
+    """
+    target = engineer.status or rules.NEW_ENGINEER_STATUS
+    if target not in ENGINEER_STATUS:
+        return  # not a status at all: the column rule refuses it (422)
+    stored, stored_reason = stored_status(engineer)
+    current = stored or rules.NEW_ENGINEER_STATUS
+    if target == current:
+        if target != "suspended":
+            engineer.suspension_reason = None
+        return
+    actor = scope.acting_user() if actor is None else actor
+    if target == "suspended":
+        reason = engineer.suspension_reason if engineer.suspension_reason in rules.REFRESHER_REASONS else "other"
+    else:
+        reason = stored_reason
+    facts = rules.StatusFacts(
+        reason=reason,
+        by_hq_admin=rules.holds_hq_role(actor),
+        onboarding_unmet=lambda: rules.onboarding_unmet(onboarding_records(engineer)),
+        retake_passed=lambda: _retake_passed(engineer, stored_reason),
+    )
+    refusal = rules.status_refusal(current, target, facts)
+    if refusal is not None:
+        raise Conflict(*refusal)
+    engineer.status = target
+    engineer.suspension_reason = reason if target == "suspended" else None
+
+
+def _moved_by_refresher_rule(status, reason, verdict):
+    """Whether the status table lets the refresher rule make ``verdict`` (``(status, reason)``) of
+    an engineer now ``status`` (suspended for ``reason``): its verdict is the retake condition."""
+    target, new_reason = verdict
+    facts = rules.StatusFacts(reason=new_reason if target == "suspended" else reason, by_refresher_rule=True,
+                              retake_passed=lambda: target == "active")
+    refusal = rules.status_refusal(status, target, facts)
+    if refusal is not None:
+        log.warning("refresher verdict %s refused for status %s: %s", verdict, status, refusal[1])
+    return refusal is None
 
 
 def _fact_columns(today):
@@ -64,7 +141,7 @@ def apply_refresher_to_record(record, today=None):
     facts = facts.with_record(record.kind, record.taken_on, record.passed)
     verdict = rules.refresher_verdict(engineer.status, engineer.suspension_reason, facts, engineer.hire_date,
                                       today, settings.get("training.refresher_grace_days"))
-    if verdict is not None:
+    if verdict is not None and _moved_by_refresher_rule(engineer.status, engineer.suspension_reason, verdict):
         engineer.status, engineer.suspension_reason = verdict
 
 
@@ -95,7 +172,7 @@ def enforce_refresher_training():
         for pk, status, reason, hire_date, failed_q, passed_q, passed in session.execute(query):
             facts = rules.RefresherFacts(failed_q, passed_q, passed)
             verdict = rules.refresher_verdict(status, reason, facts, hire_date, today, grace)
-            if verdict is None or verdict == (status, reason):
+            if verdict is None or verdict == (status, reason) or not _moved_by_refresher_rule(status, reason, verdict):
                 continue
             changes.append({"b_id": pk, "b_old_status": status, "b_status": verdict[0], "b_reason": verdict[1]})
         changed = 0

@@ -1,9 +1,42 @@
-"""Engineer facts computed in one place: certification status and training results.
+"""Engineer facts computed in one place: certification status, training results and the moves
+of an engineer's status.
 
 A certificate is ``revoked`` when revoked; ``expired`` once ``expires_on`` is before today;
 ``expiring`` from ``expiring_days`` (setting, default 30) before its expiry date up to and
 including that date; otherwise ``valid``. ``expires_on`` is the last day the certificate is
 valid, so a certificate expiring today still counts: an engineer holding it is certified today.
+
+Engineer status (``STATUS_TRANSITIONS``)
+----------------------------------------
+An engineer's status moves only along this table, whatever the way in (pages, the API, the
+Excel import, the refresher job, the training-record rule); each move into ``active`` checks its
+own condition:
+
+==============  ==============  ==========================================================
+from            to              condition
+==============  ==============  ==========================================================
+(new)           ``trainee``     none: every new engineer starts here
+``trainee``     ``active``      an onboarding training that passes the training policy in
+                                force (``onboarding_unmet``); a new engineer may be created
+                                ``active`` only when an import brings such a record with it
+``active``      ``suspended``   by the quarterly refresher rule (reason ``refresher_failed``
+                                / ``refresher_overdue``), or by hand by an HQ admin
+                                (reason ``other``)
+``suspended``   ``active``      a refresher suspension: a passed quarterly retake
+                                (``refresher_verdict``); a suspension by hand: lifted by an
+                                HQ admin
+``trainee``,    ``left``        none (any → ``left``)
+``active``,
+``suspended``
+``left``        —               final: an engineer who left does not come back (a
+                                returning engineer is added again, as a new trainee)
+==============  ==============  ==========================================================
+
+"HQ admin" is a user holding the ``HQ Admin`` role, or ``Admin`` (the superuser). A new engineer
+is judged as a trainee moving to the status it is created with (so it can be created ``trainee``,
+``left``, or ``active`` with a passed onboarding record; never ``suspended``). Anything else is
+refused with a ``Conflict`` (409) whose ``errors["status"]`` names the current status, then each
+unmet condition; an unmet onboarding also lists its items (``theory_score``, …, ``onboarding``).
 """
 from datetime import timedelta
 
@@ -11,6 +44,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, case, literal
 
 from app.core import clock, settings
+from app.security import roles
 
 
 def certification_status(expires_on, revoked, today=None, expiring_days=None):
@@ -201,3 +235,117 @@ def refresher_verdict(status, reason, facts, hire_date, today, grace_days):
                 and today <= refresher_due_on(facts, hire_date, grace_days)):
             return ("active", None)
     return None
+
+
+# --- engineer status: the transition table ------------------------------------------------------
+
+NEW_ENGINEER_STATUS = "trainee"
+HQ_ROLES = frozenset({roles.HQ_ADMIN, roles.ADMIN})
+
+ONBOARDING_PASSED = "onboarding_passed"
+SUSPENSION_ALLOWED = "suspension_allowed"
+SUSPENSION_LIFTED = "suspension_lifted"
+
+# {from: {to: condition}}; ``None``: the move needs nothing more. See the module docstring.
+STATUS_TRANSITIONS = {
+    "trainee": {"active": ONBOARDING_PASSED, "left": None},
+    "active": {"suspended": SUSPENSION_ALLOWED, "left": None},
+    "suspended": {"active": SUSPENSION_LIFTED, "left": None},
+    "left": {},
+}
+
+
+def holds_hq_role(user):
+    """Whether ``user`` may decide for HQ (``HQ Admin``, or the ``Admin`` superuser)."""
+    return user is not None and any(role.name in HQ_ROLES for role in getattr(user, "roles", ()))
+
+
+class StatusFacts:
+    """What the conditions of one status move know. ``onboarding_unmet`` and ``retake_passed``
+    are callables, asked only when a condition needs them (they query the database).
+
+    * ``reason`` — the suspension reason at stake: of the suspension being lifted, or of the one
+      being made;
+    * ``by_hq_admin`` — an HQ admin asks for the move;
+    * ``by_refresher_rule`` — the quarterly refresher rule makes the move (the job, or a retake saved);
+    * ``onboarding_unmet()`` — ``{field: [message]}`` of the unmet onboarding items (empty: passed);
+    * ``retake_passed()`` — the refresher rule would put this suspended engineer back on duty.
+    """
+
+    def __init__(self, reason=None, by_hq_admin=False, by_refresher_rule=False, onboarding_unmet=None,
+                 retake_passed=None):
+        self.reason = reason
+        self.by_hq_admin = by_hq_admin
+        self.by_refresher_rule = by_refresher_rule
+        self.onboarding_unmet = onboarding_unmet or dict
+        self.retake_passed = retake_passed or (lambda: False)
+
+
+def _onboarding_passed(facts):
+    from flask_babel import gettext as _
+
+    unmet = facts.onboarding_unmet()
+    return ([_("The trainee has not passed onboarding training yet.")], unmet) if unmet else ([], {})
+
+
+def _suspension_allowed(facts):
+    from flask_babel import gettext as _
+
+    if facts.reason in REFRESHER_REASONS:
+        if facts.by_refresher_rule:
+            return [], {}
+        return [_("Only the quarterly refresher rule suspends an engineer for the refresher.")], {}
+    if facts.by_hq_admin:
+        return [], {}
+    return [_("Only an HQ admin can suspend an engineer by hand.")], {}
+
+
+def _suspension_lifted(facts):
+    from flask_babel import gettext as _
+
+    if facts.reason in REFRESHER_REASONS:
+        if facts.retake_passed():
+            return [], {}
+        return [_("Suspended for the quarterly refresher: back on duty only once a retake has passed "
+                  "(dated after the last failure, and the refresher not overdue).")], {}
+    if facts.by_hq_admin:
+        return [], {}
+    return [_("Only an HQ admin can lift a suspension made by hand.")], {}
+
+
+CONDITIONS = {
+    ONBOARDING_PASSED: _onboarding_passed,
+    SUSPENSION_ALLOWED: _suspension_allowed,
+    SUSPENSION_LIFTED: _suspension_lifted,
+}
+
+
+def status_refusal(current, target, facts):
+    """Why an engineer may not move from ``current`` to ``target`` now: ``None`` when they may
+    (or nothing moves), else ``(message, errors)`` for a ``Conflict`` — ``errors["status"]`` names
+    the current status, then each unmet condition; a condition's items follow under their own
+    fields."""
+    from flask_babel import gettext as _
+
+    from app.engineers.enums import ENGINEER_STATUS
+
+    if current == target:
+        return None
+    label = ENGINEER_STATUS.label
+    headline = _("This engineer is %(current)s and cannot become %(target)s.",
+                 current=label(current), target=label(target))
+    targets = STATUS_TRANSITIONS.get(current, {})
+    if target not in targets:
+        if targets:
+            why = _("From %(current)s an engineer can only become: %(targets)s.", current=label(current),
+                    targets=", ".join(label(t) for t in targets))
+        else:
+            why = _("%(current)s is final: the status no longer changes.", current=label(current))
+        return headline, {"status": [headline, why]}
+    condition = targets[target]
+    if condition is None:
+        return None
+    messages, details = CONDITIONS[condition](facts)
+    if not messages:
+        return None
+    return headline, {"status": [headline] + messages, **details}

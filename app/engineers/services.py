@@ -1,14 +1,12 @@
 """Rules applied whenever engineers, certifications or training records are written, and the
 engineer lifecycle actions (pages, the API and jobs call these)."""
 from flask_babel import gettext as _
-from sqlalchemy import inspect
 
-from app.core import clock
+from app.core import clock, precision
 from app.core.errors import Conflict
 from app.core.services import load, run_validators, transaction, validates_entity
 from app.engineers import lifecycle, rules
 from app.engineers.models import Certification, Engineer, TrainingRecord
-from app.extensions import db
 
 
 @validates_entity(Certification)
@@ -21,39 +19,18 @@ def _certification(item, errors):
 
 @validates_entity(TrainingRecord)
 def _training(item, errors):
+    """``passed`` is derived here and only here, from the values as they will be stored: a value
+    its column would round is refused (``core.precision``) and nothing is judged on it."""
+    if precision.unstorable(item):
+        return
     item.passed = rules.training_passed(item)
     lifecycle.apply_refresher_to_record(item)
 
 
-def _goes_on_duty_from_trainee(item):
-    """A new engineer saved on duty, or a trainee's status changed to on duty."""
-    if item.status != "active":
-        return False
-    state = inspect(item)
-    if state.transient or state.pending:
-        return True
-    history = state.attrs.status.history
-    if not history.has_changes():
-        return False
-    if history.deleted:
-        return "trainee" in history.deleted
-    # the previous value was not loaded: ask the database
-    stored = db.session.query(Engineer.status).filter(Engineer.id == item.id).scalar()
-    return stored == "trainee"
-
-
-def _require_onboarding(item):
-    unmet = rules.onboarding_unmet(lifecycle.onboarding_records(item.id))
-    if unmet:
-        raise Conflict(_("The trainee has not passed onboarding training yet."), unmet)
-
-
 @validates_entity(Engineer)
 def _engineer(item, errors):
-    if item.status is not None and item.status != "suspended":
-        item.suspension_reason = None
-    if _goes_on_duty_from_trainee(item):
-        _require_onboarding(item)
+    """Status moves follow the table in ``engineers.rules`` (``lifecycle.check_status_change``)."""
+    lifecycle.check_status_change(item)
 
 
 def get_engineer(engineer_id, lock=False):

@@ -86,7 +86,8 @@ class EngineerView(BaseModelView):
         "updated_at": _l("Updated at"),
     }
     description_columns = {
-        "status": _l("A trainee becomes on duty only after passing onboarding training."),
+        "status": _l("Trainee → on duty after passing onboarding training; on duty ⇄ suspended (by the "
+                     "quarterly refresher, or by an HQ admin); anyone may leave, and a leaver does not come back."),
         "star_level": _l("Recomputed nightly from the last 90 days of service orders."),
     }
 

@@ -13,6 +13,12 @@ Two phases, both rq jobs taking the ``UserJob`` id and acting for the user who u
 
 Rows are upserts on natural keys; an attribute is only set when its value differs, so
 re-importing the same file changes nothing and writes no audit event.
+
+Numbers are read exactly (``core.precision``): a cell with more decimal places than its column
+keeps is a row error naming the column, never rounded. An entity may bring one record of another
+with each row (``Spec.attached``): the engineers' onboarding columns import the engineer's
+onboarding training record with them, through the training records' own rules — the only way a
+new engineer can be created on duty (``engineers.rules``' status table).
 """
 import io
 import logging
@@ -120,6 +126,7 @@ class Col:
     example: object = None
     max_length: int = None
     hint: object = None  # lazy text: a note on the template's header cell
+    attached: str = None  # the attribute of the row's attached record this column fills (Spec.attached)
 
     def labels(self):
         """The header in every language (the header row maps back in zh and en)."""
@@ -150,8 +157,9 @@ def _bool_lookup():
     return table
 
 
-def parse_cell(col, raw, refs):
-    """The cell's Python value (None when empty); ``RowError`` when it cannot be read."""
+def parse_cell(col, raw, refs, column=None):
+    """The cell's Python value (None when empty); ``RowError`` when it cannot be read. ``column``
+    is the model column the value goes into (for the places a decimal may have)."""
     if isinstance(raw, str):
         raw = raw.strip()
         if raw == "":
@@ -172,10 +180,13 @@ def parse_cell(col, raw, refs):
         except (TypeError, ValueError):
             raise RowError(_("Enter a whole number."))
     if kind == "decimal":
+        # exactly as entered: a value its column would round is an error, never rounded here
+        from app.core.precision import parse
+
         try:
-            return Decimal(str(raw)).quantize(Decimal("0.01"))
-        except (InvalidOperation, ValueError):
-            raise RowError(_("Enter a number."))
+            return parse(raw, column)
+        except ValueError as exc:
+            raise RowError(str(exc)) from None
     if kind == "date":
         if isinstance(raw, datetime):
             return raw.date()
@@ -277,6 +288,27 @@ UNKNOWN = {
 
 # --- the entities ------------------------------------------------------------------------------
 
+def _import_model(path):
+    import importlib
+
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass
+class Attached:
+    """A record of another entity imported with each row that fills its columns (``Col.attached``),
+    written through that entity's own rules: e.g. an engineer's onboarding training record."""
+    model_path: str
+    parent: str  # its relation to the row's object
+    fixed: dict  # the values every such record has (``kind``)
+    key: tuple  # its attributes telling it apart among the parent's records (required when any column is filled)
+
+    @property
+    def model(self):
+        return _import_model(self.model_path)
+
+
 @dataclass
 class Spec:
     name: str  # the entity key in URLs and UserJob.entity
@@ -286,16 +318,20 @@ class Spec:
     columns: list
     key: tuple  # the natural key's fields
     width_hint: dict = field(default_factory=dict)
+    attached: Attached = None
 
     @property
     def model(self):
-        import importlib
-
-        module, name = self.model_path.split(":")
-        return getattr(importlib.import_module(module), name)
+        return _import_model(self.model_path)
 
     def column(self, name):
         return next(c for c in self.columns if c.field == name)
+
+    def model_column(self, col):
+        """The database column ``col`` fills (None for relations)."""
+        if col.attached:
+            return inspect(self.attached.model).columns.get(col.attached)
+        return inspect(self.model).columns.get(col.field)
 
 
 def _specs():
@@ -310,8 +346,21 @@ def _specs():
             Col("email", _l("Email"), width=24, example="wang@example.com", max_length=200),
             Col("outlet", _l("Outlet code"), "ref", required=True, ref="outlet", example="SH001"),
             Col("hire_date", _l("Hire date"), "date", required=True, example=date(2025, 3, 1)),
-            Col("status", _l("Status"), "enum", enum=ENGINEER_STATUS, example="trainee"),
-        ], ("employee_no",)),
+            Col("status", _l("Status"), "enum", enum=ENGINEER_STATUS, example="trainee",
+                hint=_l("A new engineer is a trainee; on duty only with a passed onboarding training in the "
+                        "onboarding columns.")),
+            Col("onboarding_taken_on", _l("Onboarding date"), "date", attached="taken_on",
+                hint=_l("Optional: the onboarding training record imported with the engineer (date, hours, "
+                        "mentored orders, scores).")),
+            Col("onboarding_theory_hours", _l("Onboarding theory hours"), "decimal", attached="theory_hours"),
+            Col("onboarding_practical_hours", _l("Onboarding practical hours"), "decimal",
+                attached="practical_hours"),
+            Col("onboarding_mentored_orders", _l("Onboarding mentored orders"), "int", attached="mentored_orders"),
+            Col("onboarding_theory_score", _l("Onboarding theory score"), "decimal", attached="theory_score"),
+            Col("onboarding_practical_score", _l("Onboarding practical score"), "decimal",
+                attached="practical_score"),
+        ], ("employee_no",), attached=Attached("app.engineers.models:TrainingRecord", "engineer",
+                                               {"kind": "onboarding"}, ("taken_on",))),
         Spec("certification", _l("Certifications"), p.CERTIFICATION, "app.engineers.models:Certification", [
             Col("number", _l("Certificate no."), required=True, example="T2025-0001", max_length=50),
             Col("engineer", _l("Employee no."), "ref", required=True, ref="engineer", example="E2001"),
@@ -429,8 +478,13 @@ def _example(col):
     return value
 
 
-def _number_format(col):
-    return {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "decimal": "0.00", "int": "0"}.get(col.kind)
+def _number_format(spec, col):
+    if col.kind == "decimal":
+        from app.core.precision import digits
+
+        places = (digits(spec.model_column(col)) or (None, 2))[1]
+        return "0." + "0" * places if places else "0"
+    return {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "int": "0"}.get(col.kind)
 
 
 def _bounds(spec, col):
@@ -438,7 +492,7 @@ def _bounds(spec, col):
     the entity rules check), or None."""
     if col.kind != "int":
         return None
-    column = inspect(spec.model).columns.get(col.field)
+    column = spec.model_column(col)
     info = (column.info or {}) if column is not None else {}
     if "min" in info and "max" in info:
         return info["min"], info["max"]
@@ -480,8 +534,8 @@ def build_template(spec):
         if note:
             cell.comment = Comment(note, "import")
         example = ws.cell(row=2, column=i, value=_example(col))
-        if _number_format(col):
-            example.number_format = _number_format(col)
+        if _number_format(spec, col):
+            example.number_format = _number_format(spec, col)
         ws.column_dimensions[letter].width = max(col.width, len(str(col.label)) * 2 + 2)
         choices = _choices(col, None)
         if choices:
@@ -497,9 +551,9 @@ def build_template(spec):
             dv.prompt = str(col.label)
             ws.add_data_validation(dv)
             dv.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
-        elif _number_format(col):
+        elif _number_format(spec, col):
             for r in range(3, 202):
-                ws.cell(row=r, column=i).number_format = _number_format(col)
+                ws.cell(row=r, column=i).number_format = _number_format(spec, col)
         bounds = None if choices else _bounds(spec, col)
         if bounds:
             dv = DataValidation(type="whole", operator="between", formula1=str(bounds[0]),
@@ -779,15 +833,22 @@ def _message(label, text):
     return f"{label}: {text}" if label else str(text)
 
 
-def _domain_messages(spec, exc):
-    labels = {c.field: str(c.label) for c in spec.columns}
+def _domain_messages(spec, exc, attached=False):
+    """The row's messages for a refusal, each named by its column's header. ``attached``: the
+    refusal is the attached record's (its fields are the columns' ``attached`` attributes)."""
+    if attached:
+        labels = {c.attached: str(c.label) for c in spec.columns if c.attached}
+    else:
+        labels = {c.field: str(c.label) for c in spec.columns if not c.attached}
     messages = []
+    texts = set()
     for name, msgs in (exc.errors or {}).items():
         for m in msgs:
             messages.append(_message(labels.get(name, ""), m))
+            texts.add(str(m))
     if not messages or not exc.errors:
         messages.insert(0, str(exc.message))
-    elif str(exc.message) and exc.status == 409:
+    elif str(exc.message) and exc.status == 409 and str(exc.message) not in texts:
         messages.insert(0, str(exc.message))
     return messages
 
@@ -838,12 +899,13 @@ def process_row(spec, refs, sheet, values):
 
     messages = []
     parsed = {}
+    attached = {}  # the attached record's values, by attribute
     provided = set()
     for col, raw in zip(sheet.fields, values):
         if col is None:
             continue
         try:
-            value = parse_cell(col, raw, refs)
+            value = parse_cell(col, raw, refs, spec.model_column(col))
         except RowError as exc:
             messages.append(_message(str(col.label), exc))
             provided.add(col.field)
@@ -852,8 +914,16 @@ def process_row(spec, refs, sheet, values):
             if col.required:
                 messages.append(_message(str(col.label), _("This field is required.")))
             continue
-        parsed[col.field] = value
+        if col.attached:
+            attached[col.attached] = value
+        else:
+            parsed[col.field] = value
         provided.add(col.field)
+    if attached:
+        for name in spec.attached.key:
+            if name not in attached and not any(c.attached == name and c.field in provided for c in spec.columns):
+                label = next(str(c.label) for c in spec.columns if c.attached == name)
+                messages.append(_message(label, _("This field is required.")))
     key = tuple((parsed.get(n).id if hasattr(parsed.get(n), "_sa_instance_state") else parsed.get(n))
                 for n in spec.key)
     if spec.name == "stock" and ("outlet" in parsed) == ("region" in parsed) and not messages:
@@ -876,13 +946,27 @@ def process_row(spec, refs, sheet, values):
             continue
         setattr(item, name, value)
         changed = True
+    session = db.session
+    record = None
+    if attached:
+        with session.no_autoflush:
+            record, record_changed = _attach(spec.attached, item, existing, attached)
+        if not record_changed:
+            record = None  # stored as the row says: left alone
+        changed = changed or record_changed
     if not changed:
         return "unchanged", key, []
-    session = db.session
     try:
         with session.no_autoflush:
+            if record is not None:
+                try:
+                    run_validators(record)
+                except DomainError as exc:
+                    return "error", key, _domain_messages(spec, exc, attached=True)
             run_validators(item)
         session.add(item)
+        if record is not None:
+            session.add(record)
         session.flush()
         scope.ensure_in_scope(item)
     except DomainError as exc:
@@ -896,6 +980,30 @@ def process_row(spec, refs, sheet, values):
             return "error", key, _domain_messages(spec, integrity_error(exc))
         raise
     return ("new" if existing is None else "changed"), key, []
+
+
+def _attach(attached, item, existing, values):
+    """The row's attached record — the parent's one with the same key, or a new one — with the
+    row's values set where they differ. Returns ``(record, changed)``."""
+    model = attached.model
+    record = None
+    if existing is not None:
+        relation = inspect(model).relationships[attached.parent]
+        fk = list(relation.local_columns)[0]
+        query = db.session.query(model).filter(fk == existing.id)
+        for name, value in {**attached.fixed, **{k: values.get(k) for k in attached.key}}.items():
+            query = query.filter(getattr(model, name) == value)
+        record = query.first()
+    changed = record is None
+    if record is None:
+        record = model(**attached.fixed)
+        setattr(record, attached.parent, item)
+    for name, value in values.items():
+        if not changed and _same(getattr(record, name), value):
+            continue
+        setattr(record, name, value)
+        changed = True
+    return record, changed
 
 
 # --- the jobs ----------------------------------------------------------------------------------
@@ -1125,9 +1233,9 @@ def write_error_workbook(spec, sheet, errors):
             ws.cell(row=ws.max_row, column=width).alignment = Alignment(wrap_text=True, vertical="top")
     for i, col in enumerate(sheet.fields, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(col.width if col else 14, 12)
-        if col is not None and _number_format(col):
+        if col is not None and _number_format(spec, col):
             for row in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                row[0].number_format = _number_format(col)
+                row[0].number_format = _number_format(spec, col)
     ws.column_dimensions[get_column_letter(width)].width = 60
     ws.freeze_panes = "A2"
     stored = f"{uuid.uuid4().hex}-errors.xlsx"
