@@ -202,3 +202,17 @@ def test_recompute_command_marks_what_happened_late(world, cal, app):
     assert _fresh(late.id).resolution_breached and not _fresh(timely.id).resolution_breached
     assert len(_events(late.id, "breached")) == 1
     assert db.session.query(Escalation).count() == 0  # marked, not escalated after the fact
+
+
+def test_a_compensation_with_more_than_fen_is_refused_not_rounded(world, cal, api):
+    from tests.test_complaints_api import _create
+
+    agent = api("agent_e")
+    cid = _create(agent, world).get_json()["id"]
+    r = agent.post(f"/api/v1/complaint/{cid}/escalate",
+                   json={"reason": "compensation", "remedy": "compensation", "compensation_amount": "1999.995"})
+    assert r.status_code == 422 and "compensation_amount" in r.get_json()["errors"]
+    assert db.session.query(Escalation).count() == 0
+    r = agent.post(f"/api/v1/complaint/{cid}/escalate",
+                   json={"reason": "compensation", "remedy": "compensation", "compensation_amount": "1999.90"})
+    assert r.status_code == 201, r.get_json()

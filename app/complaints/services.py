@@ -257,13 +257,22 @@ def _validate_request(reason, remedy, amount):
         errors.add("remedy", _("Not a valid choice. Choose one of: %(codes)s.", codes=", ".join(REMEDY.codes)))
     value = None
     if amount is not None and amount != "":
+        from app.core import precision
+
         try:
             value = Decimal(str(amount))
+            if not value.is_finite():
+                raise ValueError
         except Exception:
             errors.add("compensation_amount", _("Enter an amount in yuan."))
         else:
             if value < 0 or value > Decimal("100000000"):
                 errors.add("compensation_amount", _("Enter an amount between 0 and 100,000,000."))
+            else:
+                try:  # exactly what the column keeps: ¥12.345 is refused, not rounded
+                    value = precision.parse(value, Escalation.__table__.c.compensation_amount)
+                except ValueError as exc:
+                    errors.add("compensation_amount", str(exc))
     if remedy == "compensation" and value is None and not errors.errors.get("compensation_amount"):
         errors.add("compensation_amount", _("A compensation remedy needs an amount."))
     errors.raise_if_any()
