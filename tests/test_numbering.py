@@ -105,3 +105,33 @@ def _enough_connections(app):
     yield
     engine.pool.dispose()
     engine.pool = old
+
+
+def test_fifty_concurrent_service_orders_get_fifty_numbers(world, api):
+    """An order created without a number is numbered ``SO`` + day + sequence; a typed one is kept."""
+    payload = {"customer_name": "周先生", "customer_phone": "13800000001", "customer_address": "上海",
+               "product_category": factories.category("air_conditioner").id, "outlet": world.outlet_e.id,
+               "kind": "repair", "status": "created"}
+    clients = [api("hq") for _ in range(N)]
+    responses = _run_at_once([lambda c=c: c.post("/api/v1/service_order/", json=payload) for c in clients])
+    assert [r.status_code for r in responses] == [201] * N, [r.get_json() for r in responses if r.status_code != 201]
+    numbers = {r.get_json()["result"]["number"] for r in responses}
+    prefix = f"SO{clock.to_local(clock.now()):%Y%m%d}"
+    assert numbers == {f"{prefix}{i:04d}" for i in range(1, N + 1)}
+    typed = api("hq").post("/api/v1/service_order/", json={**payload, "number": "SO-MANUAL-1"})
+    assert typed.status_code == 201 and typed.get_json()["result"]["number"] == "SO-MANUAL-1"
+
+
+def test_the_order_page_numbers_an_order_left_without_one(world, login):
+    client = login("hq")
+    page = client.get("/serviceorderview/add")
+    assert page.status_code == 200
+    r = client.post("/serviceorderview/add", data={
+        "number": "", "customer_name": "周先生", "customer_phone": "13800000001", "customer_address": "上海",
+        "product_category": factories.category("air_conditioner").id, "outlet": world.outlet_e.id, "kind": "repair",
+        "status": "created"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    from app.orders.models import ServiceOrder
+
+    created = db.session.query(ServiceOrder).filter(ServiceOrder.customer_phone == "13800000001").one()
+    assert re.fullmatch(r"SO\d{12}", created.number)

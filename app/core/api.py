@@ -236,6 +236,9 @@ class IdSchemaConverter(Model2SchemaConverter):
         if type(field) is fields.DateTime:
             field.__class__ = UtcDateTime
         info = getattr(sqla_column, "info", None) or {}
+        if info.get("generated"):  # numbered by the service when left out (``core.numbering``)
+            field.required = False
+            field.allow_none = True
         enum = info.get("enum")
         if enum is not None:
             field.validators.append(validate.OneOf(

@@ -747,6 +747,12 @@ class BaseModelView(SafeModelViewMixin, ModelView):
             elif dm.is_datetime(col):
                 validators = extra + [Optional() if dm.is_nullable(col) else InputRequired()]
                 fields[col] = LocalDateTimeField(label, validators=validators)
+            elif dm.is_string(col) and (dm.list_columns[col].info or {}).get("generated"):
+                # a number the service gives when left empty (``core.numbering``)
+                length = dm.get_max_length(col)
+                validators = extra + [Optional()] + ([Length(max=length)] if length > 0 else [])
+                fields[col] = StringField(label, validators=validators, widget=BS3TextFieldWidget(),
+                                          description=_l("Leave empty to number it automatically."))
             elif dm.is_string(col) and not dm.is_nullable(col) and not dm.is_unique(col) \
                     and _scalar_default(dm, col) is not None:
                 # NOT NULL with a default ("" for an unknown address): optional on the form.

@@ -19,7 +19,7 @@ class ServiceOrder(TimestampMixin, Model):
         Index("ix_service_order_engineer_completed", "engineer_id", "completed_at"),
     )
     id = Column(Integer, primary_key=True)
-    number = Column(String(40), nullable=False, unique=True)
+    number = Column(String(40), nullable=False, unique=True, info={"generated": True})
     customer_name = Column(String(100), nullable=False)
     customer_phone = Column(String(30), nullable=False)
     customer_address = Column(String(300), nullable=False, default="")

@@ -1,7 +1,7 @@
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, select
 
-from app.core import clock
+from app.core import clock, numbering
 from app.core.services import changed_fields, validates_entity
 from app.orders.models import ServiceOrder
 
@@ -57,8 +57,18 @@ def _check_assignment(item, errors):
         errors.add("engineer", _("Missing a valid certificate: %(type)s", type=name))
 
 
+def next_number(received_at):
+    """``SO`` + the local day received + a sequence: ``SO202612070001`` (unique under load)."""
+    return numbering.take(f"SO{clock.to_local(received_at):%Y%m%d}", ServiceOrder.number)
+
+
 @validates_entity(ServiceOrder)
 def _service_order(item, errors):
+    if not (item.number or "").strip():
+        if item.id is None:
+            item.number = next_number(item.created_at or clock.now())
+        else:
+            errors.add("number", _("Missing data for required field."))
     engineer = item.engineer
     outlet_id = item.outlet.id if item.outlet is not None else item.outlet_id
     if engineer is not None and outlet_id is not None and engineer.outlet_id != outlet_id:
