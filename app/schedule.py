@@ -1,10 +1,15 @@
 """The one declared schedule of periodic jobs, read by ``rq cron`` (cron strings are UTC).
 
-Run exactly one ``rq cron app.schedule`` process per deployment.
+Run exactly one ``rq cron app.schedule`` process per deployment. Every periodic job goes on the
+housekeeping queue (``RQ_HOUSEKEEPING_QUEUE``): the least urgent, after the emails and the users'
+imports and exports, and served by the express worker too (``core.queue.worker_queues``) so that
+the SLA sweep never waits behind a long import.
 """
 from rq import cron
 
+import config
 from app import jobs
+from app.reports.job_control import reap_abandoned_jobs
 
 SCHEDULE = [
     # (job, cron in UTC, what it does)
@@ -19,7 +24,11 @@ SCHEDULE = [
     (jobs.send_certificate_reminders, "30 0 * * *", "08:30 Asia/Shanghai: certificate expiry reminders"),
     (jobs.clean_up_job_files, "50 16 * * *",
      "00:50 Asia/Shanghai: delete import/export files older than the retention, cancel unconfirmed imports"),
+    (reap_abandoned_jobs, "* * * * *",
+     "every minute: mark failed the users' jobs whose worker died (My jobs offers a retry)"),
 ]
 
+HOUSEKEEPING_QUEUE = config.load()["RQ_HOUSEKEEPING_QUEUE"]
+
 for func, spec, _purpose in SCHEDULE:
-    cron.register(func, queue_name="default", cron=spec)
+    cron.register(func, queue_name=HOUSEKEEPING_QUEUE, cron=spec)

@@ -20,8 +20,21 @@ class Config:
     # unix:// URL uses that server instead.
     REDIS_URL = "embedded"
     EMBEDDED_REDIS_FILE = os.path.join(VAR_DIR, "redis.rdb")
+    # Keys the app writes itself (a job's live progress, cancel requests) start with this; rq's own
+    # keys start with the RQ_KEY_PREFIX environment variable ("rq" unless set).
+    REDIS_KEY_PREFIX = ""
+    # Background queues by urgency, most urgent first. A worker takes the first waiting job in the
+    # order its queues are given: `notify` (the outbox's emails), then RQ_QUEUE (imports and exports
+    # users start and watch), then `housekeeping` (the periodic schedule, app/schedule.py).
+    RQ_NOTIFY_QUEUE = "notify"
     RQ_QUEUE = "default"
+    RQ_HOUSEKEEPING_QUEUE = "housekeeping"
     RQ_JOB_TIMEOUT = 600
+    # The outbox (app/core/outbox.py): a send job may take OUTBOX_SEND_TIMEOUT seconds; a notification
+    # claimed by a sender that never finished is claimed again (and sent) OUTBOX_CLAIM_LEASE seconds
+    # later. The lease must be longer than the send timeout plus rq's heartbeat slack (90 s).
+    OUTBOX_SEND_TIMEOUT = 120
+    OUTBOX_CLAIM_LEASE = 600
 
     # Flask-AppBuilder
     AUTH_TYPE = AUTH_DB

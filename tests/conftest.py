@@ -3,20 +3,52 @@
 ``TEST_DATABASE_URL`` picks the database: a PostgreSQL URL (a fresh database is created next to
 it and dropped at the end) or nothing for a SQLite file in a temporary folder. ``TEST_REDIS_URL``
 points at a real Redis (default: the embedded one).
+
+**A run cleans up after itself, and two runs on one machine never meet.** Each run has a name,
+``RUN_ID`` (``svc-test-<pid>-<random>``), and a private temporary folder, ``RUN_DIR``:
+
+* every Redis key the run writes contains ``RUN_ID``: rq's keys (rq 3 reads the ``RQ_KEY_PREFIX``
+  environment variable when it is imported: it is set here, before anything imports rq, and worker
+  processes inherit it), the rate limiter's (``RATELIMIT_KEY_PREFIX``) and the app's own
+  (``REDIS_KEY_PREFIX``; both from ``config/testing.py``, which reads ``SVC_TEST_RUN``). At the end
+  the run deletes exactly those keys, so a shared Redis (CI's ``TEST_REDIS_URL``) keeps nothing of
+  it and another run's keys are never touched. Without ``TEST_REDIS_URL`` the run starts its own
+  embedded Redis server (in ``RUN_DIR``) and shuts it down at the end;
+* ``TMPDIR`` points into ``RUN_DIR`` for this process and every process it starts (workers, the
+  embedded Redis, pytest's ``tmp_path``): the SQLite database, uploads and exports all live there,
+  and ``RUN_DIR`` is deleted when the run ends;
+* each test gets queues of its own (``t<n>-notify``, ``t<n>-default``, ``t<n>-housekeeping``),
+  emptied and deleted when it ends, so no job of one test is ever run by another's worker;
+* every worker a test starts (``tests/workers.py``) is stopped at the end of its block, or at the
+  end of the run at the latest; a PostgreSQL database is created per run and dropped at its end.
+
+``tests/test_suite_cleanup.py`` proves it: it runs a small session (``tests/cleanup_probe.py``) in a
+child process and finds no process, file or Redis key of it afterwards.
 """
 import hashlib
 import itertools
 import os
+import shutil
+import sys
 import tempfile
 import uuid
 
-import pytest
-from flask.testing import FlaskClient
-from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+RUN_ID = f"svc-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+RUN_DIR = tempfile.mkdtemp(prefix="svc-test-")  # short: the embedded Redis's unix socket lives below it
+os.environ["SVC_TEST_RUN"] = RUN_ID
+os.environ["RQ_KEY_PREFIX"] = RUN_ID + "-rq"
+os.environ["TMPDIR"] = RUN_DIR
+tempfile.tempdir = RUN_DIR
+if "rq" in sys.modules:  # too late: rq has read its prefix already
+    raise RuntimeError("rq was imported before tests/conftest.py could give this run its Redis key prefix")
 
-from tests import factories
+import pytest  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+from itsdangerous import URLSafeTimedSerializer  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from tests import factories, workers  # noqa: E402
 
 PASSWORD = "Svc-Passw0rd-2026"
 USERS = {
@@ -35,6 +67,41 @@ USERS = {
 def pytest_configure(config):
     config.addinivalue_line("markers", "once: checks of the pages and the API contract, not of the database "
                             "(the browser tests, the API fuzz); bin/test runs them once per run")
+
+
+def pytest_report_header(config):
+    return f"test run {RUN_ID}: Redis keys *{RUN_ID}*, temporary files in {RUN_DIR} (all removed at the end)"
+
+
+def pytest_unconfigure(config):
+    """The last word (also after an interrupted run): no worker, no embedded Redis, no key in a
+    shared Redis and no temporary file of this run is left."""
+    workers.stop_all()
+    from app.core import queue
+
+    queue.stop_embedded()
+    if os.environ.get("TEST_REDIS_URL"):
+        from redis import Redis
+
+        try:
+            with Redis.from_url(os.environ["TEST_REDIS_URL"]) as connection:
+                forget_redis_keys(connection)
+        except Exception as exc:  # unreachable: nothing could be written there either
+            print(f"Redis keys of test run {RUN_ID} not deleted: {exc}", file=sys.stderr)
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+
+
+def forget_redis_keys(connection, pattern=None):
+    """Delete every key of this run (``*RUN_ID*``) from a shared Redis; returns how many."""
+    deleted, batch = 0, []
+    for key in connection.scan_iter(match=pattern or f"*{RUN_ID}*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += connection.delete(*batch)
+            batch = []
+    if batch:
+        deleted += connection.delete(*batch)
+    return deleted
 
 
 def pytest_collection_modifyitems(config, items):
@@ -109,7 +176,7 @@ def _drop(created):
 
 @pytest.fixture(scope="session")
 def app():
-    tmpdir = tempfile.mkdtemp(prefix="svc-test-")
+    tmpdir = RUN_DIR
     url, created = _database_url(tmpdir)
     os.environ["DATABASE_URL"] = url
     os.environ["APP_ENV"] = "testing"
@@ -134,28 +201,58 @@ def app():
     application.config["TEST_DATABASE_URL"] = url
     application.test_client_class = IsolatedClient
     yield application
+    workers.stop_all()
+    from app.core import queue
+
+    if os.environ.get("TEST_REDIS_URL"):  # a shared Redis: forget this run's keys, and only them
+        forget_redis_keys(queue.connection(application))
+    queue.connection(application).close()
     with application.app_context():
         from app.extensions import db
 
         db.session.remove()
         db.engine.dispose()
+    queue.stop_embedded()
     if created:
         _drop(created)
 
 
+_test_numbers = itertools.count(1)
+QUEUE_SETTINGS = ("RQ_NOTIFY_QUEUE", "RQ_QUEUE", "RQ_HOUSEKEEPING_QUEUE")
+
+
 @pytest.fixture(autouse=True)
 def _clean(app):
-    """Each test starts with reference data and users only."""
-    with app.app_context():
-        yield
-        from app.core import clock
-        from app.extensions import db
+    """Each test starts with reference data and users only, and queues of its own (deleted at its end)."""
+    number = next(_test_numbers)
+    previous = {key: app.config[key] for key in QUEUE_SETTINGS}
+    mine = {key: f"t{number}-{previous[key]}" for key in QUEUE_SETTINGS}
+    app.config.update(mine)
+    try:
+        with app.app_context():
+            yield
+            from app.core import clock
+            from app.extensions import db
 
-        leaked, clock._frozen = clock._frozen, None
-        assert leaked is None, "the test left the clock frozen"
-        db.session.rollback()
-        factories.wipe_business_data()
-        db.session.remove()
+            leaked, clock._frozen = clock._frozen, None
+            assert leaked is None, "the test left the clock frozen"
+            db.session.rollback()
+            factories.wipe_business_data()
+            db.session.remove()
+    finally:
+        app.config.update(previous)
+        _drop_queues(app, mine.values())
+
+
+def _drop_queues(app, names):
+    from app.core import queue
+
+    try:
+        workers.drop_queues(queue.connection(app), names)
+    except Exception as exc:  # Redis out of reach: the run's end forgets its keys anyway
+        import warnings
+
+        warnings.warn(f"queues of the test not deleted: {exc}")
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Complaint emails, end to end: outbox row (core.outbox) → rq job on a real worker → SMTP sink on loopback."""
 import email
 import socket
-import uuid
 from email.header import decode_header, make_header
 
 import pytest
@@ -43,11 +42,8 @@ def smtp():
 
 @pytest.fixture
 def queue_name(app):
-    name = f"mail-{uuid.uuid4().hex[:8]}"
-    previous = app.config["RQ_QUEUE"]
-    app.config["RQ_QUEUE"] = name
-    yield name
-    app.config["RQ_QUEUE"] = previous
+    """The test's own queue of users' jobs (``tests/conftest.py``); emails go on its own notification queue."""
+    return app.config["RQ_QUEUE"]
 
 
 def _run_worker(app, queue_name, port):

@@ -160,7 +160,8 @@ class Site:
         from app.qualification.models import AuditTemplateItem, QualificationAuditItem
 
         sm = app.appbuilder.sm
-        latin = {app.config["RQ_QUEUE"]} | {lang["name"] for lang in app.config["LANGUAGES"].values()}
+        queues = {app.config[k] for k in ("RQ_NOTIFY_QUEUE", "RQ_QUEUE", "RQ_HOUSEKEEPING_QUEUE")}
+        latin = queues | {lang["name"] for lang in app.config["LANGUAGES"].values()}
         for u in db.session.scalars(select(sm.user_model)):
             latin |= {u.username, u.first_name, u.last_name, u.email, f"{u.first_name} {u.last_name}"}
         latin |= set(db.session.scalars(select(sm.role_model.name)))

@@ -63,6 +63,8 @@ def test_real_worker_runs_the_refresh(app):
 
 
 def test_schedule_declares_the_nightly_refresh(app):
+    import config
+
     scheduler = CronScheduler(connection=queue.connection(app))
     scheduler.load_config_from_file("app.schedule")
     registered = {(j.func_name, j.cron) for j in scheduler.get_jobs()}
@@ -70,3 +72,6 @@ def test_schedule_declares_the_nightly_refresh(app):
     assert ("app.complaints.jobs.sla_sweep", "* * * * *") in registered
     assert ("app.core.jobs.flush_outbox", "*/5 * * * *") in registered
     assert ("app.engineers.reminders.send_certificate_reminders", "30 0 * * *") in registered
+    assert ("app.reports.job_control.reap_abandoned_jobs", "* * * * *") in registered
+    # periodic work is housekeeping: the least urgent queue
+    assert {j.queue_name for j in scheduler.get_jobs()} == {config.load()["RQ_HOUSEKEEPING_QUEUE"]} == {"housekeeping"}

@@ -32,3 +32,18 @@ def test_emails_without_a_mail_server_are_kept_as_files(tmp_path, monkeypatch):
 
     stored = message_from_bytes(kept.read_bytes(), policy=policy.default)
     assert stored["Subject"] == "投诉升级" and stored.get_content().strip() == "请审批。"
+
+
+def test_bin_run_starts_an_express_worker_and_a_general_one_most_urgent_queue_first():
+    env = {"REDIS_URL": "unix:///tmp/redis.sock"}
+    commands = launcher.worker_commands(env)
+    assert set(commands) == {"worker-express", "worker"}
+    for command in commands.values():
+        assert command[1:6] == ["worker", "--worker-class", "app.core.queue.AppWorker", "--url", "unix:///tmp/redis.sock"]
+    assert commands["worker-express"][6:] == ["notify", "housekeeping"]  # never a user's import
+    assert commands["worker"][6:] == ["notify", "default", "housekeeping"]
+    # more general workers; queue names from the environment
+    env.update(RQ_QUEUE="imports", RQ_NOTIFY_QUEUE="mail")
+    commands = launcher.worker_commands(env, general=2)
+    assert commands["worker"][6:] == commands["worker-2"][6:] == ["mail", "imports", "housekeeping"]
+    assert commands["worker-express"][6:] == ["mail", "housekeeping"]

