@@ -3,7 +3,6 @@ server. Two real workers racing on the same notifications against a slow SMTP se
 once; a claim whose sender died expires after the lease, and the email still goes."""
 import asyncio
 import email
-import socket
 import threading
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from aiosmtpd.controller import Controller
 from app.core import clock, outbox, queue
 from app.core.models import Notification
 from app.extensions import db
+from tests.test_complaints_email import _free_port
 from tests.workers import burst
 
 
@@ -26,12 +26,6 @@ class SlowSink:
         await asyncio.sleep(self.delay)
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,25 +4,11 @@ drawn apart (dashed, labelled as partial), the first response reads in minutes, 
 warned of an unconfirmed holiday calendar with a link to the calendar page."""
 from datetime import date, timedelta
 
-from app.complaints.models import Complaint
 from app.core import clock
 from app.core.models import BusinessCalendar, CalendarDay
 from app.extensions import db
 from tests.browser.conftest import login, shot
-
-
-def _no_trouble(page):
-    assert page.failed_responses == []
-    assert page.console_errors == []
-    assert page.outside_requests == []
-
-
-def _complaint(outlet, number, status="new", severity="general", days_ago=0, **kw):
-    c = Complaint(number=number, customer_name="王先生", customer_phone="13912345678", outlet=outlet,
-                  severity=severity, description="空调不制冷", status=status,
-                  received_at=clock.now() - timedelta(days=days_ago, hours=1), **kw)
-    db.session.add(c)
-    return c
+from tests.browser.test_dashboard import _complaint, _no_trouble
 
 
 def _data(world):
