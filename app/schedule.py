@@ -20,7 +20,7 @@ SCHEDULE = [
      "00:30 Asia/Shanghai: flag outlets below a qualification threshold, open special audits"),
     (jobs.open_annual_audits, "40 16 * * *", "00:40 Asia/Shanghai: open annual audits 30 days before due"),
     (jobs.sla_sweep, "* * * * *", "every minute: complaint SLA warnings, breaches, escalations"),
-    (jobs.flush_outbox, "*/5 * * * *", "every 5 minutes: re-queue emails left unsent"),
+    (jobs.flush_outbox, "* * * * *", "every minute: re-queue emails left unsent for a minute"),
     (jobs.send_certificate_reminders, "30 0 * * *", "08:30 Asia/Shanghai: certificate expiry reminders"),
     (jobs.clean_up_job_files, "50 16 * * *",
      "00:50 Asia/Shanghai: delete import/export files older than the retention, cancel unconfirmed imports"),

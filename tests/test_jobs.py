@@ -70,7 +70,7 @@ def test_schedule_declares_the_nightly_refresh(app):
     registered = {(j.func_name, j.cron) for j in scheduler.get_jobs()}
     assert ("app.engineers.jobs.refresh_certification_statuses", "5 16 * * *") in registered
     assert ("app.complaints.jobs.sla_sweep", "* * * * *") in registered
-    assert ("app.core.jobs.flush_outbox", "*/5 * * * *") in registered
+    assert ("app.core.jobs.flush_outbox", "* * * * *") in registered
     assert ("app.engineers.reminders.send_certificate_reminders", "30 0 * * *") in registered
     assert ("app.reports.job_control.reap_abandoned_jobs", "* * * * *") in registered
     # periodic work is housekeeping: the least urgent queue

