@@ -116,7 +116,7 @@ def main(argv=None):
         "web": [_bin("gunicorn"), "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
                 "--access-logfile", "-", "wsgi:app"],
         **worker_commands(env, general=args.rq_workers),
-        "cron": [_bin("rq"), "cron", "app.schedule", "--url", env["REDIS_URL"]],
+        "cron": [sys.executable, "-m", "app.cron", "--url", env["REDIS_URL"]],
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
 

@@ -1,6 +1,6 @@
-"""The one declared schedule of periodic jobs, read by ``rq cron`` (cron strings are UTC).
+"""The one declared schedule of periodic jobs, read by rq's cron scheduler (cron strings are UTC).
 
-Run exactly one ``rq cron app.schedule`` process per deployment. Every periodic job goes on the
+Run exactly one ``python -m app.cron`` process per deployment (``app/cron.py``). Every periodic job goes on the
 housekeeping queue (``RQ_HOUSEKEEPING_QUEUE``): the least urgent, after the emails and the users'
 imports and exports, and served by the express worker too (``core.queue.worker_queues``) so that
 the SLA sweep never waits behind a long import.

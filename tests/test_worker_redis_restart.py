@@ -72,3 +72,46 @@ def test_a_worker_survives_a_redis_restart_during_a_job(app, tmp_path):
             worker.stderr.close()
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.mark.once  # waits for a minute boundary: once per bin/test
+def test_the_cron_scheduler_survives_a_redis_restart(app, tmp_path):
+    """``rq cron`` stops for good when Redis is away as it wakes up to queue the every-minute jobs;
+    ``python -m app.cron`` waits and goes on. Redis is stopped just before a minute boundary."""
+    import sys
+
+    from rq.cron import CronScheduler
+
+    socket_path = str(tmp_path / "redis.sock")
+    server = _start_redis(socket_path)
+    url = "unix://" + socket_path
+    _command, env = workers._command(app, None, False, {})
+    env["REDIS_URL"] = url
+    cron = subprocess.Popen([sys.executable, "-m", "app.cron", "--url", url], env=env, cwd=workers.ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def registered():
+        try:
+            return bool(CronScheduler.all(connection=Redis(unix_socket_path=socket_path)))
+        except Exception:
+            return False
+
+    try:
+        assert _wait(registered, 60), cron.stderr.read().decode()[-2000:] if cron.poll() is not None else ""
+        time.sleep((58 - time.time() % 60) % 60)
+        server.terminate()
+        server.wait(timeout=20)
+        time.sleep(8)  # the scheduler wakes at the minute to queue the sweep: Redis is away
+        server = _start_redis(socket_path)  # an empty Redis: the scheduler registers itself again
+        assert _wait(registered, 30)
+        assert cron.poll() is None
+    finally:
+        cron.terminate()
+        try:
+            cron.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            cron.kill()
+            cron.wait(timeout=20)
+        cron.stderr.close()
+        server.terminate()
+        server.wait(timeout=20)

@@ -110,7 +110,7 @@ class AppStack:
         for kind, names in self.plan:
             self.start_worker(kind, names)
         self.cron = self.children.start(f"{self.name}-rq-cron",
-                                        [_bin("rq"), "cron", "app.schedule", "--url", self.redis_url],
+                                        [_bin("python"), "-m", "app.cron", "--url", self.redis_url],
                                         env=self.env, cwd=ROOT)
         self.wait_ready()
 
