@@ -65,6 +65,7 @@ USERS = {
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: the tests in tests/browser (a real chromium)")
     config.addinivalue_line("markers", "once: checks of the pages and the API contract, not of the database "
                             "(the browser tests, the API fuzz); bin/test runs them once per run")
 
@@ -108,6 +109,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.once)
+            item.add_marker(pytest.mark.browser)
 
 
 _client_numbers = itertools.count(1)

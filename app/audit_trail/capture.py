@@ -25,7 +25,8 @@ from app.audit_trail import chain
 
 # infrastructure, not records: the email outbox and the progress of users' background jobs
 NOT_AUDITED = {"audit_event", "audit_chain", "notification", "user_job", "alembic_version",
-               "user_credential"}  # sign-in bookkeeping: locks and unlocks have their own events
+               "user_credential",  # sign-in bookkeeping: locks and unlocks have their own events
+               "number_sequence"}  # counters of record numbers: each number is in its record's event
 # bookkeeping that changes on its own (logins have their own events)
 IGNORED = {"updated_at", "changed_on", "last_login", "login_count", "fail_login_count"}
 SECRET = {"password"}
