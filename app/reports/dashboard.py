@@ -160,7 +160,11 @@ def decimal(value, pattern="#,##0.0"):
 
 
 def minutes_text(value):
-    return gettext("%(n)s min", n=decimal(value, "#,##0.#"))
+    """``10分钟`` / ``10 min`` in the reader's language (CLDR's unit patterns)."""
+    from babel.units import format_unit
+    from flask_babel import get_locale
+
+    return format_unit(value, "duration-minute", length="short", format="#,##0.#", locale=get_locale())
 
 
 def window_start(days):
