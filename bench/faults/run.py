@@ -73,8 +73,8 @@ def parse_args(argv=None):
     p.add_argument("--kill-mode", choices=("worker", "group", "horse"), default=_env("FAULTS_KILL_MODE", "worker"),
                    help="kill -9 the worker process (worker), it and its work horse (group), or only the work "
                         "horse (horse) (FAULTS_KILL_MODE, worker)")
-    p.add_argument("--window", type=float, default=_env("FAULTS_WINDOW", 180, float),
-                   help="recovery window in seconds after each fault before jobs count as stuck (FAULTS_WINDOW, 180)")
+    p.add_argument("--window", type=float, default=_env("FAULTS_WINDOW", 240, float),
+                   help="recovery window in seconds after each fault before jobs count as stuck (FAULTS_WINDOW, 240)")
     p.add_argument("--recover-seconds", type=float, default=_env("FAULTS_RECOVER_SECONDS", 30, float),
                    help="requests must succeed again within this many seconds of the fault's end "
                         "(FAULTS_RECOVER_SECONDS, 30)")
