@@ -28,6 +28,16 @@ def _fresh(cid):
     return db.session.get(Complaint, cid)
 
 
+def _responded_at_1005(world, severity):
+    """A complaint received 2026-03-10 10:00 and first answered at 10:05 (on time)."""
+    agent = factories.user("agent_e")
+    with clock.freeze(local(2026, 3, 10, 10, 0)):
+        c = new_complaint(world, severity=severity, received=local(2026, 3, 10, 10, 0))
+    with clock.freeze(local(2026, 3, 10, 10, 5)):
+        services.respond(c.id, "已致电客户", agent)
+    return agent, c
+
+
 def _events(cid, kind):
     return db.session.query(ComplaintEvent).filter_by(complaint_id=cid, kind=kind).order_by(ComplaintEvent.id).all()
 
@@ -98,12 +108,7 @@ def test_late_response_on_an_open_complaint_escalates_once(world, cal):
 
 def test_pause_after_the_breach_does_not_move_the_due_time(world, cal):
     """Received 10:00 urgent, breached at 12:01, paused 13:00–14:00: the due time stays 12:00."""
-    agent = factories.user("agent_e")
-    received = local(2026, 3, 10, 10, 0)
-    with clock.freeze(received):
-        c = new_complaint(world, severity="urgent", received=received)
-    with clock.freeze(local(2026, 3, 10, 10, 5)):
-        services.respond(c.id, "已致电客户", agent)
+    agent, c = _responded_at_1005(world, "urgent")
     with clock.freeze(local(2026, 3, 10, 13, 0)):  # no sweep ran: the pause itself records the breach
         services.pause(c.id, "等待配件", agent)
     c = _fresh(c.id)
@@ -120,12 +125,7 @@ def test_pause_after_the_breach_does_not_move_the_due_time(world, cal):
 
 
 def test_pause_before_the_due_time_stops_the_clock_and_counts_whole(world, cal):
-    agent = factories.user("agent_e")
-    received = local(2026, 3, 10, 10, 0)
-    with clock.freeze(received):
-        c = new_complaint(world, severity="urgent", received=received)
-    with clock.freeze(local(2026, 3, 10, 10, 5)):
-        services.respond(c.id, "已致电客户", agent)
+    agent, c = _responded_at_1005(world, "urgent")
     with clock.freeze(local(2026, 3, 10, 11, 0)):
         services.pause(c.id, "等待客户", agent)
     with clock.freeze(local(2026, 3, 10, 15, 0)):  # paused 4 h: no breach while stopped
@@ -144,12 +144,7 @@ def test_pause_before_the_due_time_stops_the_clock_and_counts_whole(world, cal):
 
 def test_a_breach_stays_when_the_sweep_sees_a_paused_complaint(world, cal):
     """Paused after the due time (no sweep in between): the clock is not stopped, the sweep marks it."""
-    agent = factories.user("agent_e")
-    received = local(2026, 3, 10, 10, 0)
-    with clock.freeze(received):
-        c = new_complaint(world, severity="urgent", received=received)
-    with clock.freeze(local(2026, 3, 10, 10, 5)):
-        services.respond(c.id, "已致电客户", agent)
+    agent, c = _responded_at_1005(world, "urgent")
     with clock.freeze(local(2026, 3, 10, 11, 59)):
         services.pause(c.id, "等待客户", agent)  # before the due time: stops the clock
     c = _fresh(c.id)
@@ -162,12 +157,7 @@ def test_a_breach_stays_when_the_sweep_sees_a_paused_complaint(world, cal):
 def test_verification_deadline_is_the_close_of_the_third_working_day_and_ignores_pauses(world, cal):
     """Received 03-10 10:00 with a 41-minute pause: due 03-13 18:00 (the close of working hours of
     the third working day after the day of receipt), not 03-16 09:41."""
-    agent = factories.user("agent_e")
-    received = local(2026, 3, 10, 10, 0)
-    with clock.freeze(received):
-        c = new_complaint(world, severity="general", received=received)
-    with clock.freeze(local(2026, 3, 10, 10, 5)):
-        services.respond(c.id, "已致电客户", agent)
+    agent, c = _responded_at_1005(world, "general")
     with clock.freeze(local(2026, 3, 10, 11, 0)):
         services.pause(c.id, "等待客户", agent)
     with clock.freeze(local(2026, 3, 10, 11, 41)):
