@@ -63,9 +63,10 @@ def create_app(config_name=None, overrides=None):
     mail.init_app(app)
     queue.init_app(app)
 
-    from app.core import db_events, protection
+    from app.core import db_events, people, protection
 
     db_events.install(app)
+    people.install(app)  # one way to show a person: family name then given name for Chinese names
     protection.init_app(app)  # before the AppBuilder: FAB exempts its API blueprints from CSRF
 
     appbuilder = AppBuilder(update_perms=False)

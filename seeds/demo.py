@@ -47,12 +47,12 @@ UNITS_PER_BATCH = 10
 # The demo logins, one per role: ``(username, password, role)`` from ``seeds.demo_users`` (the
 # launcher and the README print the same list). Display names, e-mail and regions are added here.
 DEMO_USER_DETAILS = {
-    # username: (first name, last name, region codes)
-    "admin": ("系统", "管理员", ()),
-    "hq": ("总部", "管理员", ()),
-    "manager": ("华东区", "区域经理", ("E",)),
-    "agent": ("华东区", "客服专员", ("E",)),
-    "auditor": ("审计", "专员", ()),
+    # username: (given name, family name, region codes) — shown family name first: 陈静, 张伟 …
+    "admin": ("管理员", "系统", ()),
+    "hq": ("静", "陈", ()),
+    "manager": ("伟", "张", ("E",)),
+    "agent": ("芳", "王", ("E",)),
+    "auditor": ("洋", "刘", ()),
 }
 
 

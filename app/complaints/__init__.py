@@ -7,13 +7,13 @@ from app.security import permissions as p
 def register(appbuilder):
     from flask import current_app
 
-    from app.complaints import api, services, views  # noqa: F401  (services registers the rules)
+    from app.complaints import api, desk, services, views  # noqa: F401  (services registers the rules)
     from app.complaints.cli import complaints_cli
 
     current_app.cli.add_command(complaints_cli)
 
     cat = dict(category=p.MENU_COMPLAINTS, category_label=_l("Complaints"), category_icon="fa-bullhorn")
-    appbuilder.add_view(views.EscalationDeskView, "Escalation desk", label=_l("Escalation desk"),
+    appbuilder.add_view(desk.EscalationDeskView, "Escalation desk", label=_l("Escalation desk"),
                         icon="fa-gavel", **cat)
     appbuilder.add_view(views.ComplaintView, "Complaints list", label=_l("Complaints"), icon="fa-comments",
                         **cat)

@@ -96,9 +96,9 @@ def _user_name(user_id):
     from flask_appbuilder.security.sqla.models import User
 
     user = db.session.get(User, user_id) if user_id else None
-    if user is None:
-        return "-"
-    return f"{user.first_name or ''}{user.last_name or ''}".strip() or user.username
+    from app.core.people import display_name
+
+    return display_name(user, system="-")
 
 
 def _hq_admin_ids():

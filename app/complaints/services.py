@@ -33,9 +33,9 @@ def _actor():
 
 
 def _name(user):
-    if user is None:
-        return _("System")
-    return f"{user.first_name or ''}{user.last_name or ''}".strip() or user.username
+    from app.core.people import display_name
+
+    return display_name(user, system=_("System"))
 
 
 def _event(complaint, kind, actor=None, note="", at=None):
