@@ -113,6 +113,8 @@ DEFINITIONS = {
                    _l("Initial verification within (working days)"), 1, 60),
         Definition("complaint.warning_percent", "int", 75,
                    _l("Warn the owner at this share of the allowed time (%)"), 1, 99),
+        Definition("complaint.received_max_age_hours", "int", 72,
+                   _l("A complaint's received time may lie at most this many hours in the past"), 1, 24 * 30),
         Definition("escalation.level2_compensation_threshold", "decimal", Decimal("2000"),
                    _l("Compensation above this amount needs HQ approval (CNY)"), 0, 10_000_000),
         # Users' background jobs (imports, exports)
