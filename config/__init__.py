@@ -1,8 +1,8 @@
 """Configuration layers: base defaults, then the environment's layer, then env vars.
 
 ``APP_ENV`` picks the layer (``development`` by default, ``testing``, ``production``).
-``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY`` and the ``MAIL_*`` variables override
-whatever the layer says.
+``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY``, ``PUBLIC_BASE_URL`` and the ``MAIL_*`` variables
+override whatever the layer says.
 """
 import importlib
 import os
@@ -24,6 +24,7 @@ ENV_OVERRIDES = {
     "RQ_NOTIFY_QUEUE": "RQ_NOTIFY_QUEUE",
     "RQ_HOUSEKEEPING_QUEUE": "RQ_HOUSEKEEPING_QUEUE",
     "UPLOAD_FOLDER": "UPLOAD_FOLDER",
+    "PUBLIC_BASE_URL": "PUBLIC_BASE_URL",
 }
 
 _BOOL = {"MAIL_USE_TLS", "MAIL_USE_SSL"}
@@ -42,6 +43,18 @@ def _coerce(key, value):
     return value
 
 
+def _check_public_base_url(settings):
+    """Links in emails start with PUBLIC_BASE_URL: an http(s) address with a host, nothing after its path."""
+    from urllib.parse import urlsplit
+
+    value = str(settings.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_BASE_URL must be an http(s) address such as https://service.example.cn, "
+                          f"not {value!r}")
+    settings["PUBLIC_BASE_URL"] = value
+
+
 def load(name=None, overrides=None):
     """Return a plain dict of settings for the layer ``name``."""
     name = name or os.environ.get("APP_ENV", "development")
@@ -54,5 +67,6 @@ def load(name=None, overrides=None):
             settings[cfg_key] = _coerce(cfg_key, os.environ[env_key])
     settings.update(overrides or {})
     settings["APP_ENV"] = name
+    _check_public_base_url(settings)
     module.Config.validate(settings)
     return settings

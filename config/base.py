@@ -83,6 +83,11 @@ class Config:
     UPLOAD_FOLDER = os.path.join(VAR_DIR, "uploads")
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
+    # The address people open the app at (scheme, host, optional path prefix, no trailing slash):
+    # links in emails are built on it (app/core/links.py), whatever request or job sends them.
+    # The default is the local run's (bin/run); production sets PUBLIC_BASE_URL.
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
     # Mail
     MAIL_SERVER = "localhost"
     MAIL_PORT = 25

@@ -1,6 +1,9 @@
 """Complaint emails, in Chinese, through the kernel outbox (``core.outbox``).
 
-``new_escalation``/``decision``/``breach_warning`` render the message and add a ``notification``
+Each email says what happened and links to the page to act on, built on ``PUBLIC_BASE_URL``
+(``core.links``, no request needed): the desk for deciders, the complaint's page for its owner.
+``new_escalation`` (a request, or a level 1 approval referred to HQ), ``decision`` (approved, approved
+and referred to HQ, rejected) and ``breach_warning`` render the message and add a ``notification``
 row in the caller's transaction (``outbox.queue_email``); ``dispatch()`` (called after the commit)
 queues one ``send_notification`` job per row written. The job is idempotent: a row already sent is
 skipped. ``flush_outbox`` (periodic) re-queues anything left unsent, e.g. when Redis was down at
@@ -9,6 +12,8 @@ commit time.
 from flask_babel import force_locale, gettext as _
 
 from app.core import l10n, outbox
+from app.core.links import absolute_url
+from app.core.people import display_name
 from app.extensions import db
 
 
@@ -35,46 +40,110 @@ def _labels(esc):
     }
 
 
-def new_escalation(esc):
-    """To the region's managers and their active delegates (level 1), or HQ admins (level 2)."""
-    from app.complaints import services
+def _name(user):
+    return display_name(user, system=_("System"))
 
+
+def desk_link(esc):
+    """Where deciders act: the escalation's card on the desk."""
+    return absolute_url("EscalationDeskView.index", _anchor=f"escalation-{esc.id}")
+
+
+def complaint_link(complaint):
+    """Where the owner acts: the complaint's page."""
+    return absolute_url("ComplaintView.show", pk=complaint.id)
+
+
+def new_escalation(esc):
+    """To the region's managers and their active delegates (level 1), or HQ admins (level 2: a level 1
+    approval referred to HQ because of its remedy)."""
+    from app.complaints import services
+    from app.complaints.models import Escalation
+
+    parent = db.session.get(Escalation, esc.parent_id) if esc.parent_id else None
     if esc.level == 1:
         recipients = outbox.emails_of(services.level1_decider_ids(esc.complaint))
     else:
         recipients = outbox.emails_of(_hq_admin_ids())
     with force_locale("zh"):
         d = _labels(esc)
-        subject = _("[Complaint escalation] %(number)s needs your approval (level %(level)s)", **d)
+        if parent is not None:
+            subject = _("[Complaint escalation] %(number)s referred to HQ for level 2 approval", **d)
+            opening = _("The level 1 escalation of complaint %(number)s at %(outlet)s was approved by %(who)s "
+                        "on %(at)s. Its remedy needs a level 2 approval by HQ.",
+                        who=_name(parent.decided_by), at=_local(parent.decided_at), **d)
+            extra = [_("Level 1 decision comment: %(comment)s", comment=parent.comment or "-")]
+        else:
+            subject = _("[Complaint escalation] %(number)s needs your approval (level %(level)s)", **d)
+            opening = _("Complaint %(number)s at %(outlet)s has been escalated to level %(level)s.", **d)
+            extra = []
         body = "\n".join([
-            _("Complaint %(number)s at %(outlet)s has been escalated to level %(level)s.", **d),
+            opening,
+            "",
             _("Severity: %(severity)s", **d),
             _("Reason: %(reason)s", **d),
             _("Proposed remedy: %(remedy)s, compensation: %(amount)s", **d),
-            _("Requested at: %(at)s", at=_local(esc.requested_at)),
-            _("Comment: %(comment)s", comment=esc.request_comment or "-"),
+            _("Requested by: %(who)s at %(at)s", who=_name(esc.requested_by), at=_local(esc.requested_at)),
+            _("Request comment: %(comment)s", comment=esc.request_comment or "-"),
+            *extra,
             "",
-            _("Please approve or reject it on the escalation desk."),
+            _("Approve or reject it on the escalation desk:"),
+            desk_link(esc),
         ])
-    return _queue(recipients, subject, body, "escalation_new", esc.complaint)
+    topic = "escalation_referred" if parent is not None else "escalation_new"
+    return _queue(recipients, subject, body, topic, esc.complaint)
 
 
 def decision(esc):
-    """To the requester and the complaint's owner."""
+    """To the requester and the complaint's owner: approved (and what to do now, or that HQ decides
+    next), or rejected (the reason, and the complaint is back with its owner)."""
+    from app.complaints.models import Escalation
+
     ids = {i for i in (esc.requested_by_id, esc.complaint.owner_id) if i}
+    referred = esc.status == "approved" and db.session.query(Escalation.id).filter(
+        Escalation.parent_id == esc.id, Escalation.status == "pending").first() is not None
     with force_locale("zh"):
         d = _labels(esc)
-        verdict = _("approved") if esc.status == "approved" else _("rejected")
-        subject = _("[Complaint escalation] %(number)s level %(level)s %(verdict)s", verdict=verdict, **d)
-        body = "\n".join([
-            _("The level %(level)s escalation of complaint %(number)s was %(verdict)s.", verdict=verdict, **d),
-            _("Decided by: %(who)s at %(at)s", who=_user_name(esc.decided_by_id), at=_local(esc.decided_at)),
-            _("Comment: %(comment)s", comment=esc.comment or "-"),
-            _("Proposed remedy: %(remedy)s, compensation: %(amount)s", **d),
-            "",
-            _("Please tell the customer the result and ask whether they are satisfied."),
-        ])
-    return _queue(outbox.emails_of(ids), subject, body, "escalation_decision", esc.complaint)
+        d.update(who=_name(esc.decided_by), at=_local(esc.decided_at))
+        if esc.status == "approved" and referred:
+            topic = "escalation_awaiting_hq"
+            subject = _("[Complaint escalation] %(number)s level 1 approved, waiting for HQ", **d)
+            lines = [
+                _("The level 1 escalation of complaint %(number)s was approved by %(who)s on %(at)s.", **d),
+                "",
+                _("Decision comment: %(comment)s", comment=esc.comment or "-"),
+                _("Proposed remedy: %(remedy)s, compensation: %(amount)s", **d),
+                "",
+                _("This remedy also needs a level 2 approval by HQ: do not carry it out yet. You will get "
+                  "another email when HQ decides."),
+            ]
+        elif esc.status == "approved":
+            topic = "escalation_approved"
+            subject = _("[Complaint escalation] %(number)s approved (level %(level)s)", **d)
+            lines = [
+                _("The level %(level)s escalation of complaint %(number)s was approved by %(who)s on %(at)s.", **d),
+                "",
+                _("Decision comment: %(comment)s", comment=esc.comment or "-"),
+                _("Approved remedy: %(remedy)s, compensation: %(amount)s", **d),
+                "",
+                _("Please carry out the approved remedy now, tell the customer the result and ask whether "
+                  "they are satisfied, then record the resolution on the complaint."),
+            ]
+        else:
+            topic = "escalation_rejected"
+            subject = _("[Complaint escalation] %(number)s rejected (level %(level)s)", **d)
+            lines = [
+                _("The level %(level)s escalation of complaint %(number)s was rejected by %(who)s on %(at)s.", **d),
+                "",
+                _("Reason for rejecting: %(comment)s", comment=esc.comment or "-"),
+                _("Proposed remedy (not approved): %(remedy)s, compensation: %(amount)s", **d),
+                "",
+                _("The complaint is back with its owner, %(owner)s: do not carry out the proposed remedy; go on "
+                  "handling the complaint, or request an escalation again with more information.",
+                  owner=_name(esc.complaint.owner)),
+            ]
+        body = "\n".join([*lines, _("The complaint:"), complaint_link(esc.complaint)])
+    return _queue(outbox.emails_of(ids), subject, body, topic, esc.complaint)
 
 
 def breach_warning(complaint, which, due):
@@ -87,18 +156,11 @@ def breach_warning(complaint, which, due):
               customer=complaint.customer_name, what=what),
             _("Due at: %(due)s", due=_local(due)),
             _("Please handle it now to avoid an SLA breach and an automatic escalation."),
+            _("The complaint:"),
+            complaint_link(complaint),
         ])
     return _queue(outbox.emails_of({complaint.owner_id} if complaint.owner_id else set()), subject, body,
                   f"warning_{which}", complaint)
-
-
-def _user_name(user_id):
-    from flask_appbuilder.security.sqla.models import User
-
-    user = db.session.get(User, user_id) if user_id else None
-    from app.core.people import display_name
-
-    return display_name(user, system="-")
 
 
 def _hq_admin_ids():

@@ -1,8 +1,10 @@
-"""The escalation desk in a real browser: a regional manager approves one escalation, rejects
-another with a comment, and sees the decisions on the complaint's timeline."""
+"""The escalation desk in a real browser: a regional manager opens a complaint from its number,
+approves one escalation through the confirmation page (with the keyboard), rejects another with a
+comment, and sees the decisions on the complaint's timeline."""
 from app.complaints import services
 from app.complaints.models import Escalation
 from app.core import clock
+from app.core.people import display_name
 from app.extensions import db
 from seeds.reference import load_default_calendar
 from tests import factories
@@ -22,13 +24,41 @@ def test_manager_decides_on_the_desk(world, page):
     page.goto(page.base + "/desk/")
     page.wait_for_selector(f"#escalation-{e1.id}")
     assert page.locator(".desk-item").count() == 2
+    number = page.locator(f"#escalation-{e1.id} a.complaint-link")
+    assert number.inner_text() == first.number
+    assert number.get_attribute("href") == f"/complaintview/show/{first.id}"
+    assert page.locator(f"#escalation-{e1.id} .requested-by").inner_text() == display_name(agent)
+    shot(page, "escalation-desk")
+    # the number opens the complaint's page
+    with page.expect_navigation():
+        page.click(f"#escalation-{e2.id} a.complaint-link")
+    assert page.url == page.base + f"/complaintview/show/{second.id}"
+    page.wait_for_selector("#complaint-timeline")
+    page.goto(page.base + "/desk/")
     countdown = page.locator(f"#escalation-{e1.id} .sla-countdown").inner_text()
     page.wait_for_timeout(1200)
     assert page.locator(f"#escalation-{e1.id} .sla-countdown").inner_text() != countdown  # live
-    shot(page, "desk-before")
 
+    # Approve… only opens the confirmation page, which keeps the comment
     page.fill(f"#approve-comment-{e1.id}", "同意派高级工程师")
     page.click(f"#escalation-{e1.id} .decide-approve button")
+    page.wait_for_selector("#confirm-approval")
+    assert page.input_value("#confirm-comment") == "同意派高级工程师"
+    assert first.number in page.locator("#confirm-approval h2").inner_text()
+    db.session.expire_all()
+    assert db.session.get(Escalation, e1.id).status == "pending"
+    shot(page, "escalation-desk-confirm")
+    # Cancel goes back to the desk, nothing decided
+    page.click("#confirm-approval-cancel")
+    page.wait_for_selector(f"#escalation-{e1.id}")
+    # again, and confirm with the keyboard
+    page.fill(f"#approve-comment-{e1.id}", "同意派高级工程师")
+    page.focus(f"#approve-comment-{e1.id}")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm-approval")
+    page.focus("#confirm-approval-submit")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
     assert page.locator(f"#escalation-{e1.id}").count() == 0
 

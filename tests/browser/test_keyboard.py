@@ -277,6 +277,13 @@ def test_deciding_escalations_from_the_keyboard(world, page):
     assert page.evaluate("document.activeElement.closest('form').action").endswith(f"/{e1.id}/approve")
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    # the confirmation page: its button approves
+    page.wait_for_selector("#confirm-approval")
+    page.add_style_tag(content=NO_MOTION)
+    page.evaluate(SNAPSHOT, [FOCUSABLE, LOOK])
+    tab_to(page, "#confirm-approval-submit")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector(f"#escalation-{e2.id}")
     assert page.locator(f"#escalation-{e1.id}").count() == 0
 
