@@ -106,7 +106,7 @@ def test_user_data_is_escaped(world, login):
         assert '<script>alert("x")</script>' not in html, url
         assert "&lt;script&gt;" in html, url
     results = c.get("/engineerview/related/outlet?q=script").get_json()["results"]
-    assert results[0]["text"] == 'SH001 <script>alert("x")</script>'  # JSON; select2 escapes on display
+    assert results[0]["text"].startswith('SH001 <script>alert("x")</script>')  # JSON; select2 escapes on display
 
 
 def test_show_page_links_related_records(world, login):

@@ -156,7 +156,7 @@ def test_nobody_without_regions_sees_no_rows(world, login):
 def test_related_search_is_scoped(world, login):
     east = login("manager_e").get("/engineerview/related/outlet").get_json()
     assert [r["id"] for r in east["results"]] == [world.outlet_e.id]
-    assert east["results"][0]["text"] == "SH001 上海浦东网点"
+    assert east["results"][0]["text"] == world.outlet_e.picker_label()  # "SH001 上海浦东网点（华东区）"
     hq = login("hq").get("/engineerview/related/outlet").get_json()
     assert {r["id"] for r in hq["results"]} == {world.outlet_e.id, world.outlet_w.id}
     regions = login("manager_e").get("/certificationview/related/region").get_json()
@@ -175,7 +175,8 @@ def test_related_search_is_capped_and_paged(world, login):
     assert len(second["results"]) == 10 and second["more"] is False
     assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
     by_name = c.get("/engineerview/related/outlet?q=浦东2").get_json()
-    assert {r["text"] for r in by_name["results"]} >= {"PD002 浦东2号网点", "PD020 浦东20号网点"}
+    assert {r["text"].split(" (")[0].split("（")[0] for r in by_name["results"]} >= {"PD002 浦东2号网点",
+                                                                                    "PD020 浦东20号网点"}
     # the term is matched literally: a wildcard finds nothing
     assert c.get("/engineerview/related/outlet?q=%25").get_json()["results"] == []
 
@@ -186,9 +187,9 @@ def test_related_search_narrowed_by_outlet(world, login):
     db.session.commit()
     agent = login("agent_e")
     rows = agent.get(f"/serviceorderview/related/engineer?outlet={world.outlet_e.id}").get_json()["results"]
-    assert [r["text"] for r in rows] == ["E1001 张工"]
+    assert [r["text"] for r in rows] == ["E1001 张工 · SH001 上海浦东网点"]
     both = agent.get("/serviceorderview/related/engineer").get_json()["results"]
-    assert {r["text"] for r in both} == {"E1001 张工", "E1010 张工"}
+    assert {r["text"] for r in both} == {"E1001 张工 · SH001 上海浦东网点", "E1010 张工 · SH010 上海青浦网点"}
 
 
 def test_related_search_permissions(world, login):
@@ -209,7 +210,7 @@ def test_no_form_loads_a_whole_table(world, login):
     html = login("hq").get("/engineerview/add").get_data(as_text=True)
     assert "BULK" not in html  # outlets are fetched by search, not listed in the page
     html = login("hq").get(f"/engineerview/edit/{world.engineer_e.id}").get_data(as_text=True)
-    assert f'<option selected value="{world.outlet_e.id}">SH001 上海浦东网点</option>' in html
+    assert f'<option selected value="{world.outlet_e.id}">{world.outlet_e.picker_label()}</option>' in html
     assert "BULK" not in html and "CD001" not in html
     html = login("hq").get("/engineerview/list/").get_data(as_text=True)
     assert "BULK" not in html.split('<table class="table table-bordered table-hover">')[0]

@@ -88,6 +88,14 @@ class Complaint(TimestampMixin, Model):
     def __repr__(self):
         return self.number
 
+    # how a complaint reads in a picker (core.search)
+    picker_joins = ()
+    picker_search = ("number", "customer_name")
+
+    def picker_label(self):
+        """Number and customer: ``TS20260817NJ0001 · 赵先生``."""
+        return " · ".join(part for part in (self.number, self.customer_name) if part)
+
 
 class ComplaintPause(Model):
     __tablename__ = "complaint_pause"

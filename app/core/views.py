@@ -15,33 +15,64 @@ Every page is a ``BaseModelView``. On top of Flask-AppBuilder's ``ModelView`` it
 * **display**: enumerations translated (``enum_columns``), flags as Yes/No, datetimes in the
   business time zone, related records by name and linked to their show page; computed columns
   filled for a whole page in one batch (``computed_values``).
+
+The parts live by concern: ``core.formatters`` (how values read), ``core.widgets`` (form fields),
+``core.filters`` (search filters) and ``core.search`` (finding related records); their names are
+importable from here too.
 """
-import json
 import os
-from datetime import timedelta
 
 from flask import abort, current_app, flash, g, jsonify, request, url_for
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.actions import action as page_action
 from flask_appbuilder.baseviews import get_filter_args
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
-from flask_appbuilder.models.filters import BaseFilter, FilterRelation, Filters
-from flask_appbuilder.models.sqla import filters as fab_filters
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
-from flask_appbuilder.widgets import SearchWidget
 from flask_babel import gettext, lazy_gettext as _l
-from markupsafe import Markup, escape
 from sqlalchemy import inspect as sa_inspect, or_
-from wtforms import BooleanField, Field, IntegerField, SelectField, StringField
-from wtforms.fields import DateField, DateTimeField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import html_params
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields import DateField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.core import clock, l10n, scope
+from app.core import scope
 from app.core.datamodel import ScopedInterface
 from app.core.errors import DomainError
+from app.core.filters import (
+    ENUM_FILTERS, TEXT_FILTERS, FilterBoolIs, FilterDateWithinDays, FilterInRegion, FilterRelatedIncludes,
+    FilterRelatedIs, FilterRelatedIsNot, FilterYesNo, ViewFilters, VirtualSearch, days_search, related_search,
+    yes_no_search,
+)
+from app.core.formatters import (
+    badge, enum_formatter, local_date, local_datetime, local_number, record_link,
+    related_formatter, views_by_model as _views_by_model, yes_is_bad, yes_no,
+)
+from app.core.search import (
+    ORDER_FIELD_CANDIDATES, RELATED_PAGE_SIZE, SEARCH_FIELD_CANDIDATES, find_related, int_value as _int_value,
+    load_scoped as _load_scoped, picker_label,
+)
+from app.core.widgets import (
+    AjaxSelectField, AjaxSelectWidget, DateInputWidget, LocalDateTimeField, PageListWidget, PageSearchWidget,
+    PageShowWidget, enum_field, search_select as _search_select, yes_no_choices as _yes_no_choices,
+)
 from app.extensions import db
+
+__all__ = [  # the base pages, and the parts other packages have imported from here
+    "BaseModelView", "SafeModelViewMixin", "SettingView", "apply_domain_error", "scoped", "COMMON_LABELS",
+    "READ", "WRITE", "DELETE", "VIEW_METHOD_PERMISSIONS", "SHOW_PAGE_SECTIONS", "LONG_TEXT_LENGTH",
+    # core.filters
+    "ENUM_FILTERS", "TEXT_FILTERS", "FilterBoolIs", "FilterDateWithinDays", "FilterInRegion",
+    "FilterRelatedIncludes", "FilterRelatedIs", "FilterRelatedIsNot", "FilterYesNo", "ViewFilters", "VirtualSearch",
+    "days_search", "related_search", "yes_no_search",
+    # core.formatters
+    "badge", "enum_formatter", "local_date", "local_datetime", "local_number", "record_link", "related_formatter",
+    "yes_is_bad", "yes_no", "_views_by_model",
+    # core.search
+    "ORDER_FIELD_CANDIDATES", "RELATED_PAGE_SIZE", "SEARCH_FIELD_CANDIDATES", "_int_value", "_load_scoped",
+    # core.widgets
+    "AjaxSelectField", "AjaxSelectWidget", "DateInputWidget", "LocalDateTimeField", "PageListWidget",
+    "PageSearchWidget", "PageShowWidget", "enum_field",
+]
 
 READ = "read"
 WRITE = "write"
@@ -62,45 +93,16 @@ VIEW_METHOD_PERMISSIONS = {
     "muldelete": DELETE,
 }
 
+LONG_TEXT_LENGTH = 200
+"""A string column longer than this holds text that may wrap in a list (an address, a note)."""
+
 SHOW_PAGE_SECTIONS = []
 """Callables ``(view, item) -> {template variable: value}`` every show page adds, registered by
 packages that enrich all records' pages (the audit trail's history section)."""
 
-RELATED_PAGE_SIZE = 20
-"""Rows one related-field search returns (select2 asks for the next page when scrolling)."""
-
-# Columns a related record is searched by and sorted on, first match wins.
-SEARCH_FIELD_CANDIDATES = ("code", "sku", "employee_no", "number", "name", "username", "first_name",
-                           "last_name", "email")
-ORDER_FIELD_CANDIDATES = ("code", "sku", "employee_no", "number", "name", "username")
-
 
 def scoped(model):
     return ScopedInterface(model)
-
-
-# --- display helpers ---------------------------------------------------------------------------
-
-def _views_by_model():
-    """The registered page showing each model (the first one registered for it)."""
-    appbuilder = current_app.appbuilder
-    cache = getattr(appbuilder, "_page_by_model", None)
-    if cache is None:
-        cache = {}
-        for view in appbuilder.baseviews:
-            if isinstance(view, BaseModelView):
-                cache.setdefault(view.datamodel.obj, view)
-        appbuilder._page_by_model = cache
-    return cache
-
-
-def _can_read(view):
-    """Whether the current user may open ``view``'s show page (cached for the request)."""
-    cache = g.setdefault("_page_read_access", {})
-    name = view.class_permission_name
-    if name not in cache:
-        cache[name] = bool(current_app.appbuilder.sm.has_access("can_" + READ, name))
-    return cache[name]
 
 
 COMMON_LABELS = {"id": _l("ID"), "created_at": _l("Created at"), "updated_at": _l("Updated at")}
@@ -108,430 +110,9 @@ COMMON_LABELS = {"id": _l("ID"), "created_at": _l("Created at"), "updated_at": _
 search filters and the record history)."""
 
 
-def record_link(obj):
-    """A related record by name, linked to its show page when the user may read it."""
-    if obj is None:
-        return ""
-    view = _views_by_model().get(type(obj))
-    label = str(obj)
-    if view is None or not _can_read(view):
-        return escape(label)
-    url = url_for(f"{view.endpoint}.show", pk=sa_inspect(obj).identity[0])
-    return Markup('<a href="{}">{}</a>').format(url, label)
-
-
-def related_formatter(value):
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, set)):
-        return Markup(", ").join(record_link(v) for v in value)
-    return record_link(value)
-
-
-def yes_no(value, yes_style="success"):
-    if value is None:
-        return ""
-    if value:
-        return Markup('<span class="label label-{}">{}</span>').format(yes_style, gettext("Yes"))
-    return Markup('<span class="label label-default">{}</span>').format(gettext("No"))
-
-
-def yes_is_bad(value):
-    """A flag where yes is a problem (a breach, an expiry): red."""
-    return yes_no(value, "danger")
-
-
-def local_datetime(value):
-    """Kept on one line in a table cell ("2026年11月23日 14:30")."""
-    text = l10n.datetime_text(value)
-    return Markup('<span class="text-nowrap">{}</span>').format(text) if text else ""
-
-
-def local_date(value):
-    text = l10n.date_text(value)
-    return Markup('<span class="text-nowrap">{}</span>').format(text) if text else ""
-
-
-def local_number(value):
-    return l10n.number_text(value)
-
-
-def enum_formatter(enumeration):
-    return lambda value: enumeration.label(value)
-
-
-def badge(text, kind="default"):
-    return Markup('<span class="label label-{}">{}</span>').format(kind, text)
-
-
-# --- form fields -------------------------------------------------------------------------------
-
-def enum_field(enumeration, label, required=True):
-    """A select field offering an enumeration's codes with translated labels."""
-
-    class _LazyChoices:
-        def __iter__(self):
-            return iter(enumeration.choices())
-
-    return SelectField(
-        label,
-        choices=_LazyChoices(),
-        validators=[DataRequired() if required else Optional()],
-        widget=Select2Widget(),
-    )
-
-
-def _search_select(choices, label=""):
-    """A plain select for the search form; ``choices`` evaluated per render (translated)."""
-
-    class _Choices:
-        def __iter__(self):
-            return iter([(code, str(text)) for code, text in choices()])
-
-    return SelectField(label, choices=_Choices(), validators=[Optional()], widget=Select2Widget())
-
-
-def _yes_no_choices():
-    return [("1", _l("Yes")), ("0", _l("No"))]
-
-
 def _scalar_default(datamodel, col):
     default = datamodel.list_columns[col].default
     return default.arg if default is not None and default.is_scalar else None
-
-
-def _load_scoped(model, raw_ids, clause=None):
-    """``{id: row}`` for the ids the current user may see (``clause``: a narrower condition than
-    the region scope, e.g. the users a related field offers); ``None`` when an id is malformed."""
-    ids = []
-    for raw in raw_ids:
-        try:
-            ids.append(int(raw))
-        except (TypeError, ValueError):
-            return None
-    pk = model.__mapper__.primary_key[0]
-    query = db.session.query(model).filter(pk.in_(ids))
-    clause = scope.clause_for(model) if clause is None else clause
-    if clause is not None:
-        query = query.filter(clause)
-    return {getattr(row, pk.key): row for row in query}
-
-
-class AjaxSelectWidget:
-    """``<select>`` holding only the chosen record(s); select2 fetches the rest as the user types."""
-
-    def __call__(self, field, **kwargs):
-        attrs = {
-            "id": kwargs.pop("id", field.id),
-            "name": kwargs.pop("name_", None) or field.name,
-            "class": "form-control app-ajax-select",
-            "data-url": field.search_url(),
-            "data-placeholder": gettext("Type to search…"),
-            "data-allow-clear": "false" if field.flags.required else "true",
-        }
-        if field.multiple:
-            attrs["multiple"] = True
-        if field.depends:
-            attrs["data-depends"] = json.dumps(field.depends)
-        if field.flags.required:
-            attrs["required"] = True
-        options = [] if field.multiple else [Markup('<option value=""></option>')]
-        seen = set()
-        for obj, selected in [(o, True) for o in field.selected_objects()] + [
-            (o, False) for o in field.extra_objects
-        ]:
-            pk = sa_inspect(obj).identity[0]
-            if pk in seen:
-                continue
-            seen.add(pk)
-            options.append(Markup("<option {}>{}</option>").format(
-                Markup(html_params(value=pk, selected=selected)), str(obj)))
-        return Markup("<select {}>{}</select>").format(Markup(html_params(**attrs)), Markup("").join(options))
-
-
-class AjaxSelectField(Field):
-    """A related record (or several) chosen by AJAX search, accepted only within the user's scope.
-
-    A submitted id that does not exist or lies outside the user's regions is refused as an
-    invalid choice, so a form can never attach a record the user could not have found.
-    """
-
-    widget = AjaxSelectWidget()
-
-    def __init__(self, label=None, validators=None, model=None, url=None, multiple=False, depends=None,
-                 clause=None, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.model = model
-        self.clause = clause  # () -> the condition on the rows offered (as the search offers them)
-        self._url = url
-        self.multiple = multiple
-        self.depends = depends or {}
-        self.extra_objects = []
-        self._invalid = False
-
-    def search_url(self):
-        return self._url() if callable(self._url) else self._url
-
-    def selected_objects(self):
-        if self.data is None:
-            return []
-        if isinstance(self.data, (list, tuple, set)):
-            return list(self.data)
-        return [self.data]
-
-    def process_data(self, value):
-        if self.multiple:
-            self.data = list(value) if value else []
-        else:
-            self.data = value
-
-    def process_formdata(self, valuelist):
-        values = [v for v in valuelist if v not in ("", "__None", None)]
-        if not self.multiple:
-            values = values[:1]
-        if not values:
-            self.data = [] if self.multiple else None
-            return
-        rows = _load_scoped(self.model, values, self.clause() if self.clause is not None else None)
-        if rows is None or any(int(v) not in rows for v in values):
-            self._invalid = True
-            self.data = [] if self.multiple else None
-            return
-        found = [rows[int(v)] for v in values]
-        self.data = found if self.multiple else found[0]
-
-    def pre_validate(self, form):
-        if self._invalid:
-            raise ValidationError(gettext("Not a valid choice: pick a record from the list."))
-
-    def _value(self):
-        return ",".join(str(sa_inspect(o).identity[0]) for o in self.selected_objects())
-
-
-class DateInputWidget(BS3TextFieldWidget):
-    input_type = "date"
-
-
-class LocalDateTimeField(DateTimeField):
-    """A datetime typed and shown in the business time zone, stored as naive UTC."""
-
-    class Widget(BS3TextFieldWidget):
-        input_type = "datetime-local"
-
-    widget = Widget()
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("format", ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
-                                     "%Y-%m-%d %H:%M:%S"])
-        super().__init__(label, validators, **kwargs)
-
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        if self.data is None:
-            return ""
-        return clock.to_local(self.data).strftime("%Y-%m-%dT%H:%M")
-
-    def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
-        if self.data is not None:
-            self.data = clock.to_utc(self.data)
-
-
-# --- search filters ----------------------------------------------------------------------------
-
-def _int_value(value):
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-class FilterRelatedIs(FilterRelation):
-    name = _l("Is")
-    arg_name = None  # page-only filter: never registered for the REST API's operators
-
-    def _fk(self):
-        prop = getattr(self.model, self.column_name).property
-        return list(prop.local_columns)[0]
-
-    def apply(self, query, value):
-        pk = _int_value(value)
-        if pk is None:
-            return query
-        return query.filter(self._fk() == pk)
-
-
-class FilterRelatedIsNot(FilterRelatedIs):
-    name = _l("Is not")
-
-    def apply(self, query, value):
-        pk = _int_value(value)
-        if pk is None:
-            return query
-        fk = self._fk()
-        return query.filter(or_(fk != pk, fk.is_(None)))
-
-
-class FilterRelatedIncludes(FilterRelation):
-    name = _l("Includes")
-    arg_name = None
-
-    def apply(self, query, value):
-        pk = _int_value(value)
-        if pk is None:
-            return query
-        relation = getattr(self.model, self.column_name)
-        target = relation.property.mapper.class_
-        return query.filter(relation.any(target.__mapper__.primary_key[0] == pk))
-
-
-class FilterBoolIs(BaseFilter):
-    name = _l("Is")
-    arg_name = None
-
-    def apply(self, query, value):
-        flag = _int_value(value)
-        if flag is None:
-            return query
-        return query.filter(getattr(self.model, self.column_name).is_(bool(flag)))
-
-
-class FilterInRegion(BaseFilter):
-    """Rows of one region, by the model's own region rule (``region_scope_clause``)."""
-
-    name = _l("Is")
-    arg_name = None
-
-    def apply(self, query, value):
-        pk = _int_value(value)
-        if pk is None:
-            return query
-        return query.filter(self.model.region_scope_clause([pk]))
-
-
-class FilterDateWithinDays(BaseFilter):
-    """``date_column`` falls between today and today + N days (N typed by the user).
-
-    With ``include_past`` anything before today matches too (overdue, already expired).
-    """
-
-    name = _l("Within the next N days")
-    arg_name = None
-    date_column = None
-    include_past = False
-
-    def extra_clause(self):
-        return None
-
-    def apply(self, query, value):
-        days = _int_value(value)
-        if days is None or days < 0:
-            return query
-        column = getattr(self.model, self.date_column)
-        today = clock.today()
-        query = query.filter(column <= today + timedelta(days=days))
-        if not self.include_past:
-            query = query.filter(column >= today)
-        extra = self.extra_clause()
-        return query if extra is None else query.filter(extra)
-
-
-class FilterYesNo(BaseFilter):
-    """A yes/no question about a row: subclasses give ``clause()`` for *yes*."""
-
-    name = _l("Is")
-    arg_name = None
-
-    def clause(self):
-        raise NotImplementedError
-
-    def apply(self, query, value):
-        flag = _int_value(value)
-        if flag is None:
-            return query
-        clause = self.clause()
-        return query.filter(clause if flag else ~clause)
-
-
-TEXT_FILTERS = [fab_filters.FilterContains, fab_filters.FilterEqual, fab_filters.FilterStartsWith,
-                fab_filters.FilterNotContains, fab_filters.FilterNotEqual]
-ENUM_FILTERS = [fab_filters.FilterEqual, fab_filters.FilterNotEqual]
-
-
-class VirtualSearch:
-    """A search filter that is not a model column: a label, its filters and its input field."""
-
-    def __init__(self, label, filters, make_field=None, model=None, search_fields=None):
-        self.label = label
-        self.filters = list(filters)
-        self.make_field = make_field
-        self.model = model
-        self.search_fields = search_fields
-
-
-def related_search(model, filter_class, label, search_fields=None):
-    """Filter by a record of ``model`` picked with the AJAX search (e.g. region, outlet)."""
-    return VirtualSearch(label, [filter_class], model=model, search_fields=search_fields)
-
-
-def days_search(filter_class, label):
-    """Filter by a number of days typed by the user."""
-    return VirtualSearch(label, [filter_class], make_field=lambda: IntegerField(
-        label, validators=[Optional()], widget=BS3TextFieldWidget()))
-
-
-def yes_no_search(filter_class, label):
-    return VirtualSearch(label, [filter_class], make_field=lambda: _search_select(_yes_no_choices, label))
-
-
-class ViewFilters(Filters):
-    """FAB's filters with our operators per column, virtual columns and safe index lookups.
-
-    FAB looks a requested filter up by position in the column's list of filters; the same list is
-    used for the search form and for applying, so custom filters line up with what the user chose.
-    """
-
-    def __init__(self, datamodel, search_columns, column_filters):
-        self.column_filters = column_filters
-        super().__init__(fab_filters.SQLAFilterConverter, datamodel, search_columns=search_columns)
-        self._search_filters = self._get_filters(search_columns)
-
-    def _get_filters(self, cols):
-        result = {}
-        for col in list(cols) + [c for c in self.column_filters if c not in cols]:
-            classes = self.column_filters.get(col)
-            if classes is not None:
-                result[col] = [cls(col, self.datamodel) for cls in classes]
-                continue
-            converted = self.filter_converter(self.datamodel).convert(col)
-            if converted:
-                result[col] = converted
-        return result
-
-    def add_filter_index(self, column_name, filter_instance_index, value):
-        candidates = self._search_filters.get(column_name) or self._all_filters.get(column_name) or []
-        if 0 <= filter_instance_index < len(candidates):
-            self._add_filter(candidates[filter_instance_index], value)
-
-
-class PageSearchWidget(SearchWidget):
-    """FAB's search widget; AJAX fields carry the records already chosen in active filters."""
-
-    def __call__(self, **kwargs):
-        form = self.template_args["form"]
-        active = {}
-        for flt, value in self.filters.get_filters_values():
-            values = value if isinstance(value, (list, tuple)) else [value]
-            active.setdefault(flt.column_name, []).extend(v for v in values if v not in ("", None))
-        for col in self.template_args["include_cols"]:
-            field = form[col]
-            if isinstance(field, AjaxSelectField) and active.get(col):
-                rows = _load_scoped(field.model, active[col]) or {}
-                field.extra_objects = list(rows.values())
-        return super().__call__(**kwargs)
 
 
 # --- what every page of records does safely --------------------------------------------------
@@ -645,11 +226,14 @@ class BaseModelView(SafeModelViewMixin, ModelView):
     method_permission_name = VIEW_METHOD_PERMISSIONS
     page_size = 25
     search_widget = PageSearchWidget
+    list_widget = PageListWidget
+    show_widget = PageShowWidget
     show_template = "pages/show.html"
     list_template = "pages/list.html"
 
     singular = None
-    """Label of one record (``_l("engineer")``): titles become "Add …", "Edit …", "… details"."""
+    """Label of one record (``_l("engineer")``): titles become "Add …", "Edit …", "… details", and
+    the list's add button reads "Add …" ("新增…")."""
     enum_columns = None
     """``{column: Enumeration}``: shown translated, edited and searched with a select."""
     plain_related_columns = ()
@@ -663,6 +247,9 @@ class BaseModelView(SafeModelViewMixin, ModelView):
     """List/show columns whose values ``computed_values`` fills for a whole page at once."""
     quick_filters = ()
     """``[(label, {query arg: value})]``: one-click filters shown above the list."""
+    wrap_columns = None
+    """List columns holding long text (descriptions, notes, addresses), which may wrap; every other
+    cell stays on one line. Default: text columns and strings longer than ``LONG_TEXT_LENGTH``."""
 
     # --- set-up --------------------------------------------------------------------------------
     def _init_properties(self):
@@ -695,8 +282,16 @@ class BaseModelView(SafeModelViewMixin, ModelView):
                 self.formatters_columns[col] = local_date
             elif dm.is_float(col) or dm.is_numeric(col):
                 self.formatters_columns[col] = local_number
+        if self.wrap_columns is None:
+            self.wrap_columns = [col for col in self.list_columns if self._holds_long_text(col)]
         self._filters = ViewFilters(dm, self.search_columns, self._column_filters())
         self._ajax = {}
+
+    def _holds_long_text(self, col):
+        dm = self.datamodel
+        if "." in col or col not in dm.list_columns or col in self.enum_columns:
+            return False
+        return dm.is_text(col) or (dm.is_string(col) and dm.get_max_length(col) > LONG_TEXT_LENGTH)
 
     def _column_filters(self):
         dm = self.datamodel
@@ -837,31 +432,17 @@ class BaseModelView(SafeModelViewMixin, ModelView):
                 "can_" + WRITE, self.class_permission_name):
             abort(403)
         model, search_fields = spec
-        mapper = sa_inspect(model)
-        names = {c.key for c in mapper.column_attrs}
-        search_fields = search_fields or [c for c in SEARCH_FIELD_CANDIDATES if c in names]
-        order = [getattr(model, c) for c in ORDER_FIELD_CANDIDATES if c in names][:1]
-        pk = mapper.primary_key[0]
-
-        query = db.session.query(model)
-        # the region scope, users by the regions they share, or the column's own rule
-        clause = scope.related_clause(self.datamodel.obj, col_name, model)
-        if clause is not None:
-            query = query.filter(clause)
-        term = (request.args.get("q") or "").strip()[:100]
-        if term and search_fields:
-            query = query.filter(or_(*[getattr(model, c).icontains(term, autoescape=True)
-                                       for c in search_fields]))
+        narrow = {}
         for param, column in self.related_depends.get(col_name, {}).items():
             value = _int_value(request.args.get(param))
             if value is not None:
-                query = query.filter(getattr(model, column) == value)
-        page = max(_int_value(request.args.get("page")) or 1, 1)
-        rows = (query.order_by(*order, pk).offset((page - 1) * RELATED_PAGE_SIZE)
-                .limit(RELATED_PAGE_SIZE + 1).all())
-        more = len(rows) > RELATED_PAGE_SIZE
-        results = [{"id": getattr(r, pk.key), "text": str(r)} for r in rows[:RELATED_PAGE_SIZE]]
-        return jsonify(results=results, more=more)
+                narrow[column] = value
+        # the region scope, users by the regions they share, or the column's own rule
+        rows, more = find_related(model, scope.related_clause(self.datamodel.obj, col_name, model),
+                                  request.args.get("q"), search_fields, narrow,
+                                  _int_value(request.args.get("page")) or 1)
+        pk = sa_inspect(model).primary_key[0]
+        return jsonify(results=[{"id": getattr(r, pk.key), "text": picker_label(r)} for r in rows], more=more)
 
     # --- list and show -------------------------------------------------------------------------
     def computed_values(self, items):
@@ -913,9 +494,36 @@ class BaseModelView(SafeModelViewMixin, ModelView):
             actions=actions,
             filters=filters,
             modelview_name=self.__class__.__name__,
+            add_label=self.add_label(),
+            wrap_columns=self.wrap_columns,
             **kwargs,
         )
         return widgets
+
+    def add_label(self):
+        """The list's add button: "Add complaint" / "新增投诉" (or just "Add" without a ``singular``)."""
+        if self.singular is None:
+            return gettext("Add")
+        return gettext("Add %(name)s", name=self.singular)
+
+    def may(self, method):
+        """Whether the current user may use this page's ``method`` ("edit", "delete"): the page
+        offers it and the user's roles hold the permission it maps to."""
+        if f"{self.endpoint}.{method}" not in current_app.view_functions:
+            return False
+        permission = "can_" + self.get_method_permission(method)
+        return permission in self.base_permissions and bool(
+            current_app.appbuilder.sm.has_access(permission, self.class_permission_name))
+
+    def record_urls(self, item, pk):
+        """``{"edit_url", "delete_url"}`` of the show page's buttons: a URL where the user may edit
+        (delete) this record — the permission, and the record within their region scope — else ``None``.
+        A page whose records' state also decides (a closed record) narrows it in an override."""
+        allowed = {method: self.may(method) for method in ("edit", "delete")}
+        if any(allowed.values()) and not scope.in_scope(item):
+            allowed = {}
+        return {f"{method}_url": url_for(f"{self.endpoint}.{method}", pk=pk) if allowed.get(method) else None
+                for method in ("edit", "delete")}
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         widgets = widgets or {}
@@ -930,6 +538,7 @@ class BaseModelView(SafeModelViewMixin, ModelView):
             actions=actions or self.actions,
             fieldsets=show_fieldsets or self.show_fieldsets,
             modelview_name=self.__class__.__name__,
+            **self.record_urls(item, pk),
         )
         return widgets
 
@@ -1120,6 +729,22 @@ class BaseModelView(SafeModelViewMixin, ModelView):
             db.session.rollback()
             flash(str(exc.message), "danger")
         self.update_redirect()
+
+    @expose("/delete/<pk>", methods=["GET", "POST"])
+    @has_access
+    def delete(self, pk):
+        """FAB's delete (a POST); a record deleted from its own show page sends the user back to
+        the list, not to the page of a record that is gone."""
+        from urllib.parse import urlsplit
+
+        from flask import redirect
+
+        response = super().delete(pk)
+        show = url_for(f"{self.endpoint}.show", pk=pk)
+        if urlsplit(response.location or "").path == show and self.datamodel.get(
+                self._deserialize_pk_if_composite(pk), self._base_filters) is None:
+            return redirect(url_for(f"{self.endpoint}.list"))
+        return response
 
     @page_action("muldelete", _l("Delete"), _l("Delete all selected records?"), "fa-trash", single=False)
     def muldelete(self, items):

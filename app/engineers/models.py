@@ -51,6 +51,13 @@ class Engineer(TimestampMixin, Model):
     def __repr__(self):
         return f"{self.employee_no} {self.name}"
 
+    # how an engineer reads in a picker (core.search)
+    picker_joins = ("outlet",)
+
+    def picker_label(self):
+        """Employee number, name and outlet: ``E101 张伟 · SH001 上海徐汇网点``."""
+        return f"{self} · {self.outlet}" if self.outlet is not None else str(self)
+
 
 class CertificationType(TimestampMixin, Model):
     __tablename__ = "certification_type"

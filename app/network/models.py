@@ -77,3 +77,14 @@ class Outlet(TimestampMixin, Model):
 
     def __repr__(self):
         return f"{self.code} {self.name}"
+
+    # how an outlet reads in a picker (core.search)
+    picker_joins = ("region",)
+
+    def picker_label(self):
+        """Code, name and region: ``SH001 上海徐汇网点（华东区）``."""
+        from flask_babel import gettext
+
+        if self.region is None:
+            return str(self)
+        return gettext("%(outlet)s (%(region)s)", outlet=str(self), region=self.region.name)

@@ -53,5 +53,17 @@ class ServiceOrder(TimestampMixin, Model):
     def __repr__(self):
         return self.number
 
+    # how an order reads in a picker (core.search): whose order, for what, from when
+    picker_joins = ("product_category",)
+    picker_search = ("number", "customer_name")
+
+    def picker_label(self):
+        """Number, customer, product and the day received: ``SO20260817NJ00007014 · 赵先生 · 空调 · 2026年8月17日``."""
+        from app.core import l10n
+
+        product = self.product_category.name if self.product_category is not None else ""
+        return " · ".join(part for part in (self.number, self.customer_name, product,
+                                            l10n.date_text(self.created_at)) if part)
+
 
 __all__ = ["ServiceOrder", "clock"]

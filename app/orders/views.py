@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
 
 from app.core.personal import PhoneMaskingView
-from app.core.views import BaseModelView, FilterInRegion, related_search, scoped
+from app.core.filters import FilterInRegion, related_search
+from app.core.views import BaseModelView, scoped
 from app.network.models import Region
 from app.orders.enums import ORDER_KIND, ORDER_STATUS
 from app.orders.models import ServiceOrder

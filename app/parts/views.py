@@ -1,6 +1,8 @@
 from flask_babel import gettext, lazy_gettext as _l
 
-from app.core.views import BaseModelView, FilterInRegion, FilterYesNo, badge, related_search, scoped, yes_no_search
+from app.core.filters import FilterInRegion, FilterYesNo, related_search, yes_no_search
+from app.core.formatters import badge
+from app.core.views import BaseModelView, scoped
 from app.network.models import Region
 from app.parts.models import Part, Stock
 from app.security import permissions as p
