@@ -141,6 +141,11 @@ def test_xlsx_export_is_a_background_job_with_every_selected_event(app, bulk_eve
     assert len(data) == 2 * (EVENTS - OLD) and len(set(ids)) == EVENTS - OLD and ids == sorted(ids)
     assert all(row[2] == bulk_events for row in data)
     assert job.result == {"rows": len(data)}
+    # typed cells: the time a real date, a formula-like value a string without an apostrophe
+    assert all(isinstance(row[1], datetime) for row in data)
+    assert len([row for row in data if row[8].startswith("=新名")]) == EVENTS - OLD
+    first = next(sheet.iter_rows(min_row=2, max_row=2))
+    assert first[8].value.startswith("=新名") and first[8].data_type == "s"
 
 
 def test_the_export_never_loads_orm_events(app, bulk_events, monkeypatch):

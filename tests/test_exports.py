@@ -1,8 +1,12 @@
 """Exports of every generated list: the list's filters, the user's region scope, translated
-headers and labels, neutralised formulas, masked phones; Excel through a real rq worker."""
+headers and labels, neutralised formulas in CSV, masked phones; Excel through a real rq worker,
+with typed cells (dates, numbers, text that stays text), fitted widths, a frozen and filtered
+header."""
 import csv
 import io
 import uuid
+from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
@@ -21,7 +25,8 @@ MASKED_PHONE = "138****1234"
 
 def _csv(response):
     assert response.status_code == 200, response.status_code
-    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset
+    assert "attachment" in response.headers["Content-Disposition"]
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")
     return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -245,7 +250,7 @@ def test_xlsx_export_through_a_real_worker(app, orders, login, monkeypatch):
     phone = rows[0].index("客户电话")
     assert {r[phone] for r in rows[1:]} == {MASKED_PHONE}
     evil = next(r for r in rows[1:] if r[0] == orders["evil"])
-    assert evil[1].startswith("'=")
+    assert evil[1] == "=HYPERLINK(\"http://x\")"  # text, no apostrophe (typed cells: test_xlsx_cells_…)
 
     for other in ("manager_w", "hq", "admin"):
         assert login(other).get(f"/myjobs/{job.id}/download").status_code == 404, other
@@ -283,3 +288,105 @@ def test_dates_export_as_iso_without_the_pages_badges(world, login):
     rows = _csv(login("hq").get(f"/certificationview/export.csv?_flt_0_number={cert.number}"))
     expires = rows[0].index("到期日期")
     assert [row[expires] for row in rows[1:]] == [cert.expires_on.isoformat()]
+
+
+@pytest.fixture
+def outlet_facts(world):
+    """The east outlet with a phone and a note a spreadsheet would read as formulas, audit dates
+    and a creation time late in the UTC evening (the next morning in Shanghai)."""
+    from app.network.models import Outlet
+
+    outlet = db.session.get(Outlet, world.outlet_e.id)
+    outlet.phone, outlet.notes = "+86 138 0013 8000", "=1+1"
+    outlet.last_qualified_on, outlet.next_audit_due_on = date(2026, 5, 1), date(2027, 4, 30)
+    outlet.created_at = datetime(2026, 3, 1, 20, 30)  # UTC: 2026-03-02 04:30 in Shanghai
+    db.session.commit()
+    return outlet
+
+
+def test_csv_writes_each_value_in_its_own_column_and_neutralises_formulas(outlet_facts, login):
+    """The synchronous page export: formulas neutralised, ISO dates, local times, the outlet's
+    engineers and stock rate each beside its threshold."""
+    from app.qualification import evidence
+
+    facts = evidence.for_outlet(outlet_facts.id)
+    rows = _csv(login("hq").get("/outletview/export.csv?_flt_0_code=SH001"))
+    header, row = rows[0], rows[1]
+    assert len(rows) == 2
+    cell = dict(zip(header, row))
+    assert cell["备注"] == "'=1+1" and cell["电话"] == "'+86 138 0013 8000"
+    assert cell["最近资质审核日期"] == "2026-05-01" and cell["创建时间"] == "2026-03-02 04:30"
+    assert cell["合作状态"] == "合作中" and cell["固定经营场所"] == "是"
+    engineers, rate = header.index("持证工程师"), header.index("常用配件库存达标率")
+    # each fact, then its threshold: not "1 / 3"
+    assert row[engineers:engineers + 2] == [str(facts.certified_engineers), str(facts.required_engineers)]
+    assert row[rate:rate + 2] == [f"{facts.stock_rate:.1f}%", f"{facts.required_stock_rate:.1f}%"]
+    assert cell["资质达标"] == ("是" if facts.qualifies else "否")
+    assert not any(" / " in value for value in row)
+
+
+def test_xlsx_cells_are_typed_and_the_sheet_is_ready_to_filter(outlet_facts, login, monkeypatch):
+    """The background export (in process): real dates in a Chinese format, numbers, text without
+    apostrophes that stays text, fitted widths, the header frozen and filtered."""
+    from app.reports import exports
+
+    monkeypatch.setattr(queue, "enqueue", lambda *a, **k: type("J", (), {"id": "fake"})())
+    client = login("hq")
+    response = client.post("/outletview/export.xlsx?_flt_0_code=SH001")
+    assert response.status_code == 302
+    job = db.session.query(UserJob).order_by(UserJob.id.desc()).first()
+    assert exports.export_list(job.id) == 1
+    sheet = load_workbook(io.BytesIO(client.get(f"/myjobs/{job.id}/download").get_data())).active
+    from app.qualification import evidence
+
+    facts = evidence.for_outlet(outlet_facts.id)
+    header = [c.value for c in sheet[1]]
+    cells = dict(zip(header, sheet[2]))
+    engineers, rate = header.index("持证工程师"), header.index("常用配件库存达标率")
+
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}2"
+    for name in ("备注", "电话", "编码", "名称"):
+        assert cells[name].data_type == "s", name
+    assert cells["备注"].value == "=1+1"  # a string, not a formula
+    assert cells["电话"].value == "+86 138 0013 8000"
+    assert not any(isinstance(c.value, str) and c.value.startswith("'") for c in sheet[2])
+    assert cells["最近资质审核日期"].value == datetime(2026, 5, 1)
+    assert cells["最近资质审核日期"].number_format == 'yyyy"年"m"月"d"日"'
+    assert cells["创建时间"].value == datetime(2026, 3, 2, 4, 30)  # local time
+    assert cells["创建时间"].is_date and "hh:mm" in cells["创建时间"].number_format
+    assert [c.value for c in sheet[2][engineers:engineers + 2]] == [facts.certified_engineers,
+                                                                     facts.required_engineers]
+    required_rate = sheet[2][rate + 1]
+    assert required_rate.value == pytest.approx(float(facts.required_stock_rate) / 100)
+    assert required_rate.data_type == "n" and required_rate.number_format == "0.0%"
+    assert (cells["合作状态"].value, cells["固定经营场所"].value) == ("合作中", "是")
+    assert cells["资质达标"].value == ("是" if facts.qualifies else "否")
+
+    width = {name: sheet.column_dimensions[cell.column_letter].width for name, cell in cells.items()}
+    assert width["名称"] > width["编码"]  # "上海浦东网点": CJK counts double
+    assert width["电话"] > width["编码"] and width["创建时间"] > width["最近资质审核日期"]
+    assert len(set(width.values())) > 3
+
+
+def test_xlsx_writer_keeps_money_and_formula_like_text(app):
+    """The writer alone, in English: money with 2 places, text that Excel would read as a formula
+    or an error stays text, flags as Yes/No, ISO dates, widths capped."""
+    from flask_babel import force_locale
+    from openpyxl.cell.cell import ERROR_CODES
+
+    from app.core import exports
+
+    buffer = io.BytesIO()
+    rows = [["=SUM(A1:A9)", Decimal("1234.5"), 7, True, date(2026, 5, 1)],
+            ["#N/A", Decimal("0.00"), -3, False, "长" * 80]]
+    with force_locale("en"):
+        assert exports.write_xlsx(buffer, "t", list("ABCDE"), rows, kinds=[None, exports.MONEY]) == 2
+    sheet = load_workbook(buffer).active
+    first, second = sheet[2], sheet[3]
+    assert first[0].value == "=SUM(A1:A9)" and first[0].data_type == "s"
+    assert second[0].value == "#N/A" in ERROR_CODES and second[0].data_type == "s"
+    assert first[1].value == 1234.5 and first[1].number_format == "#,##0.00"
+    assert second[2].value == -3 and (first[3].value, second[3].value) == ("Yes", "No")
+    assert first[4].value == datetime(2026, 5, 1) and first[4].number_format == "yyyy-mm-dd"
+    assert sheet.column_dimensions["E"].width == exports.MAX_WIDTH

@@ -3,17 +3,30 @@
 
 One set of pieces for every export (the generated lists here, the audit trail's own export):
 
-* ``neutralise`` — a text cell a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``,
-  tab, carriage return) gets a leading apostrophe;
-* ``csv_stream`` / ``xlsx_stream`` / ``write_xlsx`` — UTF-8 CSV with a BOM (Excel reads the
-  Chinese right) and openpyxl's write-only workbooks, fed by row iterators, never holding the rows;
+* rows of typed values — text, numbers (``int``, ``Decimal``, ``float``), dates, datetimes
+  already in local time (naive), flags (``bool``) — and, per column, an optional *kind* saying
+  more than the value's type: ``DATE``, ``DATETIME``, ``DATETIME_SECONDS``, ``INTEGER``,
+  ``decimal(places)`` (``MONEY``: 2 places) or ``PERCENT`` (values in percent points);
+* ``csv_stream`` — UTF-8 CSV with a BOM (Excel reads the Chinese right): dates ISO, datetimes
+  to the minute (or second), flags Yes/No, and a text a spreadsheet would read as a formula
+  (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a leading apostrophe (``neutralise``);
+* ``write_xlsx`` / ``xlsx_stream`` — openpyxl's write-only workbooks with typed cells: dates and
+  datetimes as Excel dates in the reader's format (``2026年5月1日`` in Chinese), numbers as
+  numbers (money with 2 places, percentages as percentages), flags as 是/否, text always as text
+  (a value starting with ``=`` stays a string, never a formula, and shows no apostrophe); column
+  widths fitted to the header and the first rows (CJK characters count double), the header
+  row frozen and an autofilter over the data. Each column's writer and its few cells (one per
+  style) are made once; a row only sets their values;
 * ``attachment`` — the download response (no caching, no sniffing);
-* ``ListExport`` — one generated list (``BaseModelView``) as a header and rows: the list's filters
-  from query arguments (``_flt_<index>_<column>``), its base filters and the acting user's region
-  scope; the show columns followed by the list-only (computed) ones, translated headers and
-  enumeration labels, related records by name, flags as Yes/No, datetimes in Asia/Shanghai, the
-  customer's phone masked for users who may not see it. Rows are read in batches (keyset
-  paging) in the list's own order: the user's sort column, else the view's ``base_order``.
+* ``ListExport`` — one generated list (``BaseModelView``) as a header, column kinds and rows: the
+  list's filters from query arguments (``_flt_<index>_<column>``), its base filters and the acting
+  user's region scope; the show columns followed by the list-only (computed) ones, translated
+  headers and enumeration labels, related records by name, stored numbers, dates and flags typed,
+  datetimes in Asia/Shanghai, the customer's phone masked for users who may not see it. A view
+  may name its export's computed columns (``export_computed_columns``, filled by
+  ``export_computed_values`` with typed values, one value per column) and the kinds of some
+  columns (``export_formats``). Rows are read in batches (keyset paging) in the list's own order:
+  the user's sort column, else the view's ``base_order``.
 
 The workbook of a generated list is written by a background job (``reports.exports``), which
 registers itself with ``register_background_export``.
@@ -22,8 +35,10 @@ import csv
 import io
 import re
 import tempfile
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain, islice
 
 from flask import Response
 from flask_babel import gettext
@@ -31,16 +46,50 @@ from markupsafe import Markup
 from sqlalchemy import and_, inspect as sa_inspect, or_
 from sqlalchemy.orm import selectinload
 
-from app.core import clock
+from app.core import clock, l10n
 from app.extensions import db
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 BATCH = 500
 """Rows read per query (and, for CSV, written per chunk)."""
 FILTER_ARG = re.compile(r"_flt_(\d)_(.*)")
 ORDER_ARG = re.compile(r"_o[cd]_\w+")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIMETYPE = "text/csv; charset=utf-8"
+CSV_MIMETYPE = "text/csv"
+"""The CSV's type; the response adds its one ``charset=utf-8``."""
+
+# --- column kinds -------------------------------------------------------------------------------
+DATE = "date"
+DATETIME = "datetime"
+DATETIME_SECONDS = "datetime_seconds"
+INTEGER = "integer"
+PERCENT = "percent"
+"""Percent points: ``Decimal("92.5")`` reads 92.5% (an Excel percentage, 0.925, in a workbook)."""
+
+
+def decimal(places):
+    """The kind of a fixed-point number column with ``places`` decimals (grouped thousands)."""
+    return f"decimal:{int(places)}"
+
+
+MONEY = decimal(2)
+
+DATE_FORMATS = {
+    # kind: (Excel number format, the widest date it shows — for the column width)
+    "zh": {DATE: ('yyyy"年"m"月"d"日"', "2026年12月31日"),
+           DATETIME: ('yyyy"年"m"月"d"日" hh:mm', "2026年12月31日 23:59"),
+           DATETIME_SECONDS: ('yyyy"年"m"月"d"日" hh:mm:ss', "2026年12月31日 23:59:59")},
+    "en": {DATE: ("yyyy-mm-dd", "2026-12-31"),
+           DATETIME: ("yyyy-mm-dd hh:mm", "2026-12-31 23:59"),
+           DATETIME_SECONDS: ("yyyy-mm-dd hh:mm:ss", "2026-12-31 23:59:59")},
+}
+"""Dates as the pages write them: 2026年5月1日 14:30 in Chinese, ISO in English."""
+WIDTH_SAMPLE = 100
+"""Rows read before the workbook is started, to fit the column widths."""
+MIN_WIDTH, MAX_WIDTH = 6, 50
+XLSX_MAX_TEXT = 32767
+"""The most characters an Excel cell holds."""
 
 _background = {}
 
@@ -54,7 +103,29 @@ def background_export():
     return _background.get("xlsx")
 
 
-# --- cells, streams, responses ------------------------------------------------------------------
+def _kinds(kinds, count):
+    kinds = list(kinds or ())[:count]
+    return kinds + [None] * (count - len(kinds))
+
+
+def _decimal_places(kind):
+    if isinstance(kind, str) and kind.startswith("decimal:"):
+        return int(kind.split(":", 1)[1])
+    return None
+
+
+class Rows:
+    """Rows (any iterable) carrying their columns' kinds, so that a writer given only the rows
+    still writes each column as it should."""
+
+    def __init__(self, rows, kinds=None):
+        self._rows, self.kinds = rows, kinds
+
+    def __iter__(self):
+        return iter(self._rows)
+
+
+# --- CSV ----------------------------------------------------------------------------------------
 
 def neutralise(value):
     """A cell a spreadsheet would read as a formula gets a leading apostrophe (as text)."""
@@ -64,25 +135,50 @@ def neutralise(value):
     return text
 
 
-def safe_cell(value):
-    """Numbers stay numbers; everything else becomes neutralised text."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (int, float, Decimal)):
-        return value
-    return neutralise(value)
+def _csv_writer(kind, yes, no):
+    """``value -> CSV field`` for a column of ``kind``."""
+    timespec = "seconds" if kind == DATETIME_SECONDS else "minutes"
+    percent = kind == PERCENT
+
+    def write(value):
+        kind_of = type(value)
+        if kind_of is str:
+            return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+        if value is None:
+            return ""
+        if kind_of is int or kind_of is Decimal or kind_of is float:
+            return f"{value:.1f}%" if percent else value
+        if kind_of is datetime:
+            if value.tzinfo is not None:
+                value = clock.to_local(value).replace(tzinfo=None)
+            return value.isoformat(" ", timespec)
+        if kind_of is date:
+            return value.isoformat()
+        if kind_of is bool:
+            return yes if value else no
+        return write(str(value))
+
+    return write
 
 
-def csv_stream(header, rows, chunk_rows=None):
-    """``\\ufeff`` + the header + the rows as CSV text, yielded every ``chunk_rows`` rows."""
+def csv_stream(header, rows, chunk_rows=None, kinds=None):
+    """``\\ufeff`` + the header + the rows as CSV text, yielded every ``chunk_rows`` rows;
+    ``kinds`` (else the rows' own, ``Rows``) say how each column is written."""
     chunk_rows = chunk_rows or BATCH
+    header = list(header)
+    kinds = _kinds(kinds if kinds is not None else getattr(rows, "kinds", None), len(header))
+    yes, no = gettext("Yes"), gettext("No")
+    writers = [_csv_writer(kind, yes, no) for kind in kinds]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     yield "\ufeff"
-    writer.writerow(header)
+    writer.writerow([neutralise(label) for label in header])
     count = 0
+    first = _FORMULA_FIRST
     for row in rows:
-        writer.writerow(row)
+        # plain text as it is (the most common cell); anything else through its column's writer
+        writer.writerow([value if type(value) is str and value[:1] not in first else write(value)
+                         for write, value in zip(writers, row)])
         count += 1
         if count % chunk_rows == 0:
             yield buffer.getvalue()
@@ -91,41 +187,177 @@ def csv_stream(header, rows, chunk_rows=None):
     yield buffer.getvalue()
 
 
-def _xlsx_cell(value):
-    if isinstance(value, str):
+# --- Excel --------------------------------------------------------------------------------------
+
+def text_width(text):
+    """How many character widths ``text`` takes in a spreadsheet (its longest line): CJK and other
+    wide characters count 2."""
+    if "\n" in text:
+        return max((text_width(line) for line in text.splitlines()), default=0)
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _number_format(kind):
+    if kind == INTEGER:
+        return "0"
+    if kind == PERCENT:
+        return "0.0%"
+    places = _decimal_places(kind)
+    if places is not None:
+        return "#,##0" + ("." + "0" * places if places else "")
+    return None
+
+
+class _XlsxColumn:
+    """One column of a write-only sheet: its cells (one per style, made once) and ``cell(value)``,
+    which sets the value on the right one — or returns ``None`` for an empty cell."""
+
+    def __init__(self, sheet, index, kind, dates, yes, no):
+        from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
-    return value
+        def make(data_type, number_format=None):
+            cell = WriteOnlyCell(sheet)
+            cell.column = index
+            if number_format:
+                cell.number_format = number_format
+            cell.data_type = data_type
+            return cell
+
+        self.kind, self.yes, self.no = kind, yes, no
+        datetime_kind = DATETIME_SECONDS if kind == DATETIME_SECONDS else DATETIME
+        (date_format, self.date_example), (datetime_format, self.datetime_example) = \
+            dates[DATE], dates[datetime_kind]
+        self.places = _decimal_places(kind)
+        number_format = _number_format(kind)
+        text, number = make("s"), make("n", number_format)
+        day, moment = make("d", date_format), make("d", datetime_format)
+        illegal = ILLEGAL_CHARACTERS_RE.sub
+        percent = kind == PERCENT
+
+        def cell(value):
+            kind_of = type(value)
+            if kind_of is str:
+                if not value:
+                    return None
+                # set directly: a text starting with "=" stays text, never a formula
+                text._value = illegal("", value if len(value) <= XLSX_MAX_TEXT else value[:XLSX_MAX_TEXT])
+                return text
+            if value is None:
+                return None
+            if kind_of is int or kind_of is Decimal or kind_of is float:
+                number._value = value / 100 if percent else value
+                return number
+            if kind_of is datetime:
+                if value.tzinfo is not None:
+                    value = clock.to_local(value).replace(tzinfo=None)
+                moment._value = value
+                return moment
+            if kind_of is date:
+                day._value = value
+                return day
+            if kind_of is bool:
+                text._value = yes if value else no
+                return text
+            return cell(str(value))
+
+        self.cell = cell
+
+    def width(self, value):
+        """The width ``value`` takes as this column shows it."""
+        if value is None or value == "":
+            return 0
+        if isinstance(value, bool):
+            return text_width(self.yes if value else self.no)
+        if isinstance(value, datetime):
+            return text_width(self.datetime_example)
+        if isinstance(value, date):
+            return text_width(self.date_example)
+        if isinstance(value, (int, Decimal, float)):
+            if self.kind == PERCENT:
+                return len(f"{value:.1f}%")
+            if self.places is not None:
+                return len(f"{value:,.{self.places}f}")
+            return len(str(value))
+        return text_width(str(value))
 
 
-def write_xlsx(target, sheet_title, header, rows, progress=None, every=None):
-    """Write a workbook in openpyxl's write-only mode to ``target`` (a path or a binary file);
-    ``progress(n)`` is called every ``every`` rows and at the end. Returns the number of rows."""
+def _fitted_widths(header, columns, sample):
+    """Each column's width: its header (with room for the filter button) or its widest sampled
+    value, whichever is wider, within ``MIN_WIDTH`` and ``MAX_WIDTH``."""
+    widths = []
+    for index, (label, column) in enumerate(zip(header, columns)):
+        widest = max((column.width(row[index]) for row in sample if index < len(row)), default=0)
+        widths.append(min(MAX_WIDTH, max(MIN_WIDTH, text_width(str(label)) + 3, widest + 2)))
+    return widths
+
+
+def _cells_to_row(cells, row_index):
+    """A row of ready cells (``None`` for an empty one) as openpyxl's write-only sheet writes it."""
+    for cell in cells:
+        if cell is not None:
+            cell.row = row_index
+            yield cell
+
+
+def write_xlsx(target, sheet_title, header, rows, progress=None, every=None, kinds=None):
+    """Write a workbook in openpyxl's write-only mode to ``target`` (a path or a binary file):
+    typed cells, fitted column widths, the header frozen and filtered. ``kinds`` (else the rows'
+    own, ``Rows``) say how each column is written; ``progress(n)`` is called every ``every`` rows
+    and at the end. Returns the number of rows."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import DEFAULT_FONT, Font
+    from openpyxl.utils import get_column_letter
 
     every = every or BATCH
+    header = [str(label) for label in header]
+    kinds = _kinds(kinds if kinds is not None else getattr(rows, "kinds", None), len(header))
+    dates = DATE_FORMATS.get(l10n.locale().language, DATE_FORMATS["en"])
+    yes, no = gettext("Yes"), gettext("No")
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(str(sheet_title)[:31] or "Sheet")
-    sheet.append([_xlsx_cell(v) for v in header])
+    sheet._values_to_row = _cells_to_row  # rows arrive as ready cells (``_XlsxColumn``)
+    columns = [_XlsxColumn(sheet, index, kind, dates, yes, no) for index, kind in enumerate(kinds, 1)]
+    writers = [column.cell for column in columns]
+
+    rows = iter(rows)
+    sample = list(islice(rows, WIDTH_SAMPLE))
+    for index, width in enumerate(_fitted_widths(header, columns, sample), 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    if header:
+        sheet.freeze_panes = "A2"
+
+    bold = Font(name=DEFAULT_FONT.name, size=DEFAULT_FONT.sz, family=DEFAULT_FONT.family,
+                scheme=DEFAULT_FONT.scheme, bold=True)  # the workbook's font, bold
+    titles = []
+    for index, label in enumerate(header, 1):
+        cell = WriteOnlyCell(sheet)
+        cell.column, cell.font, cell._value, cell.data_type = index, bold, label, "s"
+        titles.append(cell)
+    sheet.append(titles)
     count = 0
-    for row in rows:
-        sheet.append([_xlsx_cell(v) for v in row])
+    for row in chain(sample, rows):
+        sheet.append([write(value) for write, value in zip(writers, row)])
         count += 1
         if progress is not None and count % every == 0:
             progress(count)
+    if header:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{count + 1}"
     workbook.save(target)
     if progress is not None:
         progress(count)
     return count
 
 
-def xlsx_stream(sheet_title, header, rows, chunk=64 * 1024):
+def xlsx_stream(sheet_title, header, rows, chunk=64 * 1024, kinds=None):
     """The workbook written to a temporary file, then sent in chunks; the file goes away when
     the download ends."""
     spool = tempfile.TemporaryFile()
     try:
-        write_xlsx(spool, sheet_title, header, rows)
+        write_xlsx(spool, sheet_title, header, rows, kinds=kinds)
         spool.seek(0)
         while True:
             data = spool.read(chunk)
@@ -141,7 +373,8 @@ def export_filename(prefix, ext):
 
 
 def attachment(body, mimetype, filename):
-    response = Response(body, mimetype=mimetype)
+    """The download response; a ``text/*`` type gets its one ``charset=utf-8`` here."""
+    response = Response(body, mimetype=mimetype.split(";", 1)[0].strip())
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
@@ -178,7 +411,8 @@ def _first(args, key):
 
 
 def _local_datetime(value):
-    return clock.to_local(value).strftime("%Y-%m-%d %H:%M")
+    """A stored (naive UTC) datetime as the naive local time a spreadsheet shows."""
+    return clock.to_local(value).replace(tzinfo=None)
 
 
 def _plain(value):
@@ -204,7 +438,43 @@ class ListExport:
         if declared:
             return list(declared)
         show = list(view.show_columns or [])
-        return show + [c for c in view.list_columns if c not in show]
+        columns = show + [c for c in view.list_columns if c not in show]
+        computed = getattr(view, "export_computed_columns", None)
+        if computed is not None:  # the export's own computed columns (one value per column)
+            columns = [c for c in columns if c not in view.computed_columns] + list(computed)
+        return columns
+
+    def _computed(self):
+        """The exported columns filled per batch (``export_computed_values``, else the page's
+        ``computed_values`` as plain text)."""
+        view = self.view
+        names = getattr(view, "export_computed_columns", None)
+        if names is None:
+            names = view.computed_columns
+        return [c for c in self.columns if c in names]
+
+    def kinds(self):
+        """How each column is written (``DATE``, ``MONEY``, …; ``None``: by its values' type):
+        the view's ``export_formats``, else the stored column's type."""
+        view, dm = self.view, self.view.datamodel
+        declared = dict(getattr(view, "export_formats", None) or {})
+        computed = set(self._computed())
+        kinds = []
+        for col in self.columns:
+            kind = declared.get(col)
+            if kind is None and col not in computed and "." not in col and col not in view.enum_columns \
+                    and not dm.is_relation(col) and not dm.is_boolean(col):
+                if dm.is_datetime(col):
+                    kind = DATETIME
+                elif dm.is_date(col):
+                    kind = DATE
+                elif dm.is_integer(col):
+                    kind = INTEGER
+                elif dm.is_numeric(col) and not dm.is_float(col):
+                    scale = getattr(dm.list_columns[col].type, "scale", None)
+                    kind = decimal(2 if scale is None else scale)
+            kinds.append(kind)
+        return kinds
 
     def header(self):
         labels = self.view.label_columns
@@ -218,7 +488,7 @@ class ListExport:
 
     # --- which rows ----------------------------------------------------------------------------
     def _filters(self, args):
-        from app.core.views import ViewFilters
+        from app.core.filters import ViewFilters
 
         view = self.view
         filters = ViewFilters(view.datamodel, view.search_columns, view._column_filters())
@@ -316,25 +586,30 @@ class ListExport:
 
     # --- how a value reads ---------------------------------------------------------------------
     def _converters(self):
+        """``{column: stored value -> exported value}``: typed values (numbers, dates, local
+        datetimes, flags) and text (labels, names, the page's formatters for text columns)."""
         from app.core import personal
 
         view, dm = self.view, self.view.datamodel
         declared = dict(getattr(type(view), "formatters_columns", None) or {})
         phones = personal.PHONE in personal.PERSONAL_FIELDS.get(self.model.__tablename__, ())
         see_phones = personal.may_see_phones() if phones else True
-        yes, no = gettext("Yes"), gettext("No")
 
         def related(value):
             if isinstance(value, (list, tuple, set)):
                 return ", ".join(str(v) for v in value)
             return str(value)
 
+        def typed(col):
+            """A stored date, number or flag: the page's formatter (badges, stars, "95%") stays on
+            the page; the spreadsheet gets the value."""
+            return "." not in col and (dm.is_date(col) or dm.is_datetime(col) or dm.is_numeric(col)
+                                       or dm.is_integer(col) or dm.is_boolean(col))
+
         def make(col):
             if phones and col == personal.PHONE:
-                return lambda v: v if see_phones else personal.mask_phone(v)
-            if col in declared and "." not in col and (dm.is_date(col) or dm.is_datetime(col)):
-                return fallback(col)  # a spreadsheet sorts ISO dates; the page's badges stay on the page
-            if col in declared:
+                return (lambda v: v) if see_phones else personal.mask_phone
+            if col in declared and not typed(col):
                 formatter = declared[col]
 
                 def formatted(v, formatter=formatter, col=col):
@@ -350,39 +625,44 @@ class ListExport:
                 return view.enum_columns[col].label
             if "." in col or dm.is_relation(col):
                 return related
-            if dm.is_boolean(col):
-                return lambda v: yes if v else no
             if dm.is_datetime(col):
                 return _local_datetime
-            return lambda v: v.isoformat() if isinstance(v, (date, datetime)) else v
+            return _plain
 
         return {col: make(col) for col in self.columns}
 
+    def _computed_values(self, batch):
+        view = self.view
+        if getattr(view, "export_computed_columns", None) is not None:
+            return view.export_computed_values(batch)
+        return view.computed_values(batch)
+
     def row_batches(self):
-        """Lists of rows of display values (text neutralised, numbers kept), one per batch read;
-        a whole batch is converted before the next is read (a caller may commit in between)."""
-        view, dm = self.view, self.view.datamodel
+        """Lists of rows of typed values (``kinds`` says how each column is written), one per batch
+        read; a whole batch is converted before the next is read (a caller may commit in between)."""
+        dm = self.view.datamodel
         converters = self._converters()
-        computed = [c for c in self.columns if c in view.computed_columns]
+        computed = set(self._computed())
         for batch in self.batches():
-            extra = view.computed_values(batch) if computed else {}
+            extra = self._computed_values(batch) if computed else {}
             rows = []
             for item in batch:
                 values = extra.get(dm.get_pk_value(item), {}) if computed else {}
                 row = []
                 for col in self.columns:
                     if col in computed:
-                        value = _plain(values.get(col, ""))
+                        value = _plain(values.get(col))
                     else:
                         value = _value(item, col)
-                        value = "" if value is None else converters[col](value)
-                    row.append(safe_cell("" if value is None else value))
+                        if value is not None:
+                            value = converters[col](value)
+                    row.append(value)
                 rows.append(row)
             yield rows
 
     def rows(self):
-        for rows in self.row_batches():
-            yield from rows
+        """Every row, with the columns' ``kinds`` (``Rows``)."""
+        return Rows((row for rows in self.row_batches() for row in rows), self.kinds())
 
 
 def _value(item, col):

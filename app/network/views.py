@@ -3,10 +3,10 @@ from datetime import timedelta
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 
-from app.core import clock, l10n
-from app.core.views import (
-    BaseModelView, FilterDateWithinDays, FilterYesNo, badge, days_search, scoped, yes_no, yes_no_search,
-)
+from app.core import clock, exports, l10n
+from app.core.filters import FilterDateWithinDays, FilterYesNo, days_search, yes_no_search
+from app.core.formatters import badge, yes_no
+from app.core.views import BaseModelView, scoped
 from app.network.enums import OUTLET_STATUS
 from app.network.models import Outlet, ProductCategory, Region
 from app.security import permissions as p
@@ -91,6 +91,10 @@ class OutletView(BaseModelView):
     list_columns = ["code", "name", "region", "status", "has_fixed_premises", "certified_engineers",
                     "stock_rate", "qualifies", "next_audit_due_on"]
     computed_columns = ("certified_engineers", "stock_rate", "qualifies")
+    # exports: each fact and its threshold in a column of its own, typed (``export_computed_values``)
+    export_computed_columns = ("certified_engineers", "required_engineers", "stock_rate", "required_stock_rate",
+                               "qualifies")
+    export_formats = {"stock_rate": exports.PERCENT, "required_stock_rate": exports.PERCENT}
     show_columns = ["code", "name", "region", "status", "address", "contact", "phone", "email", "licence_no",
                     "has_fixed_premises", "product_categories", "last_qualified_on", "next_audit_due_on", "notes",
                     "created_at", "updated_at"]
@@ -128,6 +132,8 @@ class OutletView(BaseModelView):
         "certified_engineers": _l("Certified engineers"),
         "stock_rate": _l("Common-parts stock rate"),
         "qualifies": _l("Qualifies"),
+        "required_engineers": _l("Required certified engineers"),
+        "required_stock_rate": _l("Required common-parts stock rate"),
     }
 
     def computed_values(self, items):
@@ -144,6 +150,15 @@ class OutletView(BaseModelView):
                 "qualifies": yes_no(ev.qualifies),
             }
         return result
+
+    def export_computed_values(self, items):
+        """The same facts for exports: numbers, percent points and flags, one per column."""
+        from app.qualification import evidence
+
+        return {oid: {"certified_engineers": ev.certified_engineers, "required_engineers": ev.required_engineers,
+                      "stock_rate": ev.stock_rate, "required_stock_rate": ev.required_stock_rate,
+                      "qualifies": ev.qualifies}
+                for oid, ev in evidence.for_outlets([o.id for o in items]).items()}
 
     def show_extras(self, item):
         from app.qualification import evidence

@@ -4,7 +4,8 @@
 ``export``; params: the view's class name, the list's filter arguments and the user's language)
 and puts ``export_list(job_id)`` on the queue. The job acts for the user who asked — exactly
 their region scope and their right to see customers' phone numbers — and writes the workbook in
-openpyxl's write-only mode, reading the rows in batches and committing its progress every
+openpyxl's write-only mode (typed cells, fitted widths, the header frozen and filtered:
+``core.exports.write_xlsx``), reading the rows in batches and committing its progress every
 ``PROGRESS_EVERY`` rows (and writing it to Redis, ``job_control``, where a cancel request is read:
 a cancelled export deletes its partial file and ends ``cancelled``). The file lands under
 ``UPLOAD_FOLDER/exports``; only its owner may download it (``my_jobs``). A list whose export reads
@@ -152,7 +153,8 @@ def _write(job, view, args):
                 reported = done
 
     try:
-        count = exports.write_xlsx(path, export.sheet_title(), export.header(), rows())
+        kinds = export.kinds() if hasattr(export, "kinds") else None
+        count = exports.write_xlsx(path, export.sheet_title(), export.header(), rows(), kinds=kinds)
         job_control.raise_if_cancelled(job_id)
     except BaseException:  # cancelled or broken: no partial file is kept
         if os.path.exists(path):
