@@ -116,9 +116,19 @@ def _mark():
     return db.session.query(func.coalesce(func.max(AuditEvent.id), 0)).scalar()
 
 
+def _cell(label, problem):
+    """A row message about a column, as the import words it in Chinese."""
+    return _zh("%(column)s: %(problem)s", column=label, problem=problem)
+
+
+def _refused(label, value, problem):
+    """A row message of an entity rule refusing a cell, quoting it."""
+    return _zh('%(column)s ("%(value)s"): %(problem)s', column=label, value=value, problem=problem)
+
+
 # --- templates ---------------------------------------------------------------------------------
 
-def test_template_has_chinese_headers_dropdowns_and_an_example(app, world, login):
+def test_template_has_chinese_headers_and_dropdowns(app, world, login):
     client = login("hq")
     response = client.get("/import/template/engineer")
     assert response.status_code == 200
@@ -129,7 +139,7 @@ def test_template_has_chinese_headers_dropdowns_and_an_example(app, world, login
     assert headers == _headers("engineer", "zh")
     assert any("\u4e00" <= ch <= "\u9fff" for h in headers for ch in h), headers  # Chinese
     assert ws.freeze_panes == "A2"
-    assert ws["A2"].value == "E2001"  # the example row
+    assert ws["A2"].value is None  # no example row to import by mistake
     choices = wb["choices"]
     assert choices.sheet_state == "hidden"
     validations = ws.data_validations.dataValidation
@@ -226,16 +236,18 @@ def test_engineer_import_with_errors_writes_nothing_and_explains_each_row(app, w
         with force_locale("zh"):
             from flask_babel import gettext as _
 
-            assert _("Unknown outlet code.") in by_row[3]
-            assert _("Not a valid choice. Choose one of: %(codes)s.", codes="x")[:4] in by_row[4]
+            assert _('There is no outlet with the code "%(value)s".', value="XX999") in by_row[3]
+            assert _('"%(value)s" is not one of the choices: %(choices)s.', value="不存在的状态",
+                     choices="x")[:10] in by_row[4]
             assert _("Duplicate of row %(row)s in this file.", row=2) in by_row[5]
+            assert '"E2001"' in by_row[5] or "“E2001”" in by_row[5]  # the duplicated key, quoted
             assert _("The trainee has not passed onboarding training yet.") in by_row[6]
     assert 2 not in by_row
     assert db.session.query(Engineer).count() == before
     assert not [e for e in _business_events_after(mark) if e.entity != "user_job"]
 
     page = client.get(f"/import/job/{job.id}").get_data(as_text=True)
-    assert "row-errors" in page and "XX999" not in page  # messages, not raw data
+    assert "row-errors" in page and "XX999" in page  # each message quotes the cell it refuses
     response = client.get(f"/import/job/{job.id}/errors")
     assert response.status_code == 200 and response.mimetype == XLSX
     ws = load_workbook(io.BytesIO(response.data)).worksheets[0]
@@ -243,7 +255,7 @@ def test_engineer_import_with_errors_writes_nothing_and_explains_each_row(app, w
     assert header[:-1] == _headers("engineer") and header[-1] in ("Errors", "错误")
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 5 and rows[1][4] == "XX999"
-    assert rows[0][-1] is None and by_row[3].split(": ")[-1] in rows[1][-1]
+    assert rows[0][-1] is None and rows[1][-1] == by_row[3]
     assert ws["A3"].fill.fgColor.rgb.endswith(imports.ERROR_FILL)
     assert not ws["A2"].fill.fgColor.rgb.endswith(imports.ERROR_FILL)
     # only the owner may read the job and its error workbook
@@ -280,10 +292,10 @@ def test_fixed_file_is_validated_confirmed_and_written_then_reimport_changes_not
 
     mark = _mark()
     again = _import(client, queued, "engineer", _engineer_rows_fixed())
-    assert again.status == "validated"
+    assert again.status == "done" and again.result["nothing_to_change"]  # nothing to confirm
     assert (again.result["new"], again.result["changed"], again.result["unchanged"]) == (0, 0, 4)
-    again = _confirm(client, queued, again)
-    assert again.status == "done" and again.result["changed"] == 0
+    page = client.get(f"/import/job/{again.id}").get_data(as_text=True)
+    assert "nothing-to-change" in page and "confirm-import" not in page
     assert _business_events_after(mark) == []
 
 
@@ -348,12 +360,12 @@ def test_engineer_import_moves_status_only_along_the_table(app, world, login, qu
             back_to_trainee = _zh_text("This engineer is %(current)s and cannot become %(target)s.",
                                        current=label("active"), target=label("trainee"))
         assert by_row[2].count(never_suspended) == 1  # the refusal once, not again as its headline
-        assert f"{theory_score}: {rounded}" in by_row[4]
+        assert _cell(theory_score, _zh('"%(value)s": %(problem)s', value="79.95", problem=rounded)) in by_row[4]
         assert _zh_text("The trainee has not passed onboarding training yet.") in by_row[5]
         assert _zh_text("%(item)s: %(actual)s of %(required)s required", item=_zh_text("Practical score"),
                         actual="89.9", required="90") in by_row[5]
         assert back_to_trainee in by_row[7]
-        assert f"{onboarding_date}: {_zh_text('This field is required.')}" in by_row[8]
+        assert _cell(onboarding_date, _zh_text("This field is required.")) in by_row[8]
 
     fixed = [_engineer_row("E2101", "trainee"), _engineer_row("E2102", "active", *_onboarding()),
              _engineer_row("E2105", "left")]
@@ -397,7 +409,8 @@ def test_part_price_import_is_exact(app, world, login, queued):
             from app.core import precision
 
             label = str(imports.spec_for("part").column("unit_price").label)
-            expected = f"{label}: {precision.value_problem(Decimal('12.345'), 12, 2)}"
+            problem = precision.value_problem(Decimal("12.345"), 12, 2)
+    expected = _cell(label, _zh('"%(value)s": %(problem)s', value="12.345", problem=problem))
     assert by_row[2] == by_row[3] == expected
     job = _import(client, queued, "part", [["P-PRICE-3", "温控器", "空调", 12.34, "否", 90]])
     assert _confirm(client, queued, job).status == "done"
@@ -508,7 +521,8 @@ def test_service_order_template_has_times_first_time_fix_and_satisfaction(app, w
         assert name in fields, name
     assert [c.value for c in ws[1]] == _headers("service_order")
     letter = {name: get_column_letter(i) for i, name in enumerate(fields, start=1)}
-    example = {name: ws[f"{letter[name]}2"].value for name in fields}
+    assert all(ws[f"{letter[name]}2"].value is None for name in fields)  # no example row on the data sheet
+    example = _examples(wb, "service_order")[0]  # the instructions sheet's
     # the example row is a coherent completed order (times in Beijing time)
     assert example["status"] == _order_status("completed")
     assert (example["created_at"] <= example["dispatched_at"] <= example["arrived_at"] <= example["completed_at"])
@@ -532,6 +546,19 @@ def test_service_order_template_has_times_first_time_fix_and_satisfaction(app, w
     assert _validation_for(ws, letter["completed_at"]) is None
 
 
+def _examples(wb, entity):
+    """The example rows of a template's instructions sheet (the rows under a copy of the header)."""
+    headers, fields = _headers(entity), [c.field for c in imports.spec_for(entity).columns]
+    rows = list(wb.worksheets[1].iter_rows(values_only=True))
+    start = next(i for i, row in enumerate(rows) if list(row[:len(headers)]) == headers) + 1
+    examples = []
+    for row in rows[start:]:
+        if not any(row):
+            break
+        examples.append(dict(zip(fields, row)))
+    return examples
+
+
 def _label_yes():
     return _zh("Yes")
 
@@ -542,7 +569,7 @@ def _label_no():
 
 def test_service_order_round_trip_from_the_template_stores_utc(app, world, login, queued):
     """Template → rows filled in (Excel date-time cells, text, a bare serial number) → check →
-    confirm → every time stored as naive UTC, the example row included."""
+    confirm → every time stored as naive UTC."""
     client = login("hq")
     wb = load_workbook(io.BytesIO(client.get("/import/template/service_order").data))
     ws = wb.worksheets[0]
@@ -573,7 +600,7 @@ def test_service_order_round_trip_from_the_template_stores_utc(app, world, login
         queued.run()
         job = _latest_job()
         assert job.status == "validated", (job.error, job.result)
-        assert (job.result["new"], job.result["changed"], job.result["errors"]) == (3, 1, 0)
+        assert (job.result["new"], job.result["changed"], job.result["errors"]) == (2, 1, 0)
         assert db.session.query(ServiceOrder).filter(ServiceOrder.number.like("SO-RT-%")).count() == 0
         job = _confirm(client, queued, job)
     assert job.status == "done", job.error
@@ -596,12 +623,9 @@ def test_service_order_round_trip_from_the_template_stores_utc(app, world, login
     assert e1.created_at == datetime(2026, 11, 22, 0, 0)
     assert e1.arrived_at == datetime(2026, 11, 22, 2, 30)
     assert e1.completed_at == datetime(2026, 11, 22, 3, 45, 30)
-    example = _order("SO20250001")  # the template's example row, as downloaded
-    assert example.status == "completed" and example.first_time_fix is True and example.satisfaction == 5
-    assert example.created_at == datetime(2025, 5, 31, 2, 20)
-    assert example.completed_at == datetime(2025, 6, 1, 2, 30)
+    assert not db.session.query(ServiceOrder).filter_by(number="SO20250001").count()  # the example: not imported
     events = [e for e in _business_events_after(mark) if e.entity == "service_order"]
-    assert len(events) == 4 and {e.actor_name for e in events} == {"hq"}
+    assert len(events) == 3 and {e.actor_name for e in events} == {"hq"}
 
 
 def test_service_order_rows_with_bad_times_or_scores_name_the_column(app, world, login, queued):
@@ -637,20 +661,25 @@ def test_service_order_rows_with_bad_times_or_scores_name_the_column(app, world,
     assert (job.result["errors"], job.result["new"]) == (12, 1)
     by_row = {e["row"]: e["messages"] for e in job.result["errors_list"]}
     L = _order_label
-    bad_time = _zh("Enter a date and time as YYYY-MM-DD HH:MM.")
-    expected = {
-        2: f"{L('arrived_at')}: {bad_time}",
-        3: f"{L('arrived_at')}: {_zh('Arrival cannot be before dispatch.')}",
-        4: f"{L('completed_at')}: {_zh('Completion cannot be before arrival.')}",
-        5: f"{L('satisfaction')}: {_zh('Must be at most %(n)s.', n=5)}",
-        6: f"{L('satisfaction')}: {_zh('Must be at least %(n)s.', n=1)}",
-        7: f"{L('satisfaction')}: {_zh('Enter a whole number.')}",
-        8: f"{L('satisfaction')}: {_zh('Satisfaction is recorded once the order is completed.')}",
-        9: f"{L('first_time_fix')}: {_zh('Enter Yes or No.')}",
-        10: f"{L('completed_at')}: {_zh('Completion cannot be before dispatch.')}",
-        11: f"{L('completed_at')}: {_zh('Completion cannot be before the order was received.')}",
-        12: f"{L('created_at')}: {_zh('The time received cannot be in the future.')}",
-        13: f"{L('completed_at')}: {bad_time}",
+
+    def bad_time(value):
+        return _zh('"%(value)s" is not a valid date and time; write it as 2026-12-02 14:30.', value=value)
+
+    expected = {  # each message quotes the cell
+        2: _cell(L("arrived_at"), bad_time("明天上午")),
+        3: _refused(L("arrived_at"), "2026-11-23 09:00", _zh("Arrival cannot be before dispatch.")),
+        4: _refused(L("completed_at"), "2026-11-23 09:30", _zh("Completion cannot be before arrival.")),
+        5: _refused(L("satisfaction"), "6", _zh("Must be at most %(n)s.", n=5)),
+        6: _refused(L("satisfaction"), "0", _zh("Must be at least %(n)s.", n=1)),
+        7: _cell(L("satisfaction"), _zh('"%(value)s" is not a whole number.', value="4.5")),
+        8: _refused(L("satisfaction"), "5", _zh("Satisfaction is recorded once the order is completed.")),
+        9: _cell(L("first_time_fix"), _zh('"%(value)s" is neither %(yes)s nor %(no)s.', value="也许",
+                                          yes=_label_yes(), no=_label_no())),
+        10: _refused(L("completed_at"), "2026-11-23 09:00", _zh("Completion cannot be before dispatch.")),
+        11: _refused(L("completed_at"), "2026-11-23 09:30",
+                     _zh("Completion cannot be before the order was received.")),
+        12: _refused(L("created_at"), "2026-11-25 08:00", _zh("The time received cannot be in the future.")),
+        13: _cell(L("completed_at"), bad_time("2026-02-30 10:00")),
     }
     assert set(by_row) == set(expected)
     for row, message in expected.items():
@@ -696,10 +725,8 @@ def test_service_order_reimport_changes_nothing(app, world, login, queued):
 
         mark = _mark()
         again = _import(client, queued, "service_order", rows)
-        assert again.status == "validated", again.result
+        assert again.status == "done" and again.result["nothing_to_change"], again.result
         assert (again.result["new"], again.result["changed"], again.result["unchanged"]) == (0, 0, 3)
-        again = _confirm(client, queued, again)
-        assert again.status == "done" and again.result["changed"] == 0
         assert _business_events_after(mark) == []
 
         # one real change is one change

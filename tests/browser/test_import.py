@@ -1,6 +1,6 @@
 """The Excel import in a real browser, with a real rq worker: an HQ admin uploads a workbook with
 errors and reads them row by row, uploads the corrected workbook, watches the check finish,
-confirms and sees the import done."""
+confirms and sees the import done; the same workbook once more has nothing to change."""
 import io
 import uuid
 from datetime import date
@@ -79,6 +79,7 @@ def test_import_engineers_with_errors_then_fixed(page, tmp_path, worker):
     assert page.locator('.row-error[data-row="3"]').count() == 1
     assert page.locator('.row-error[data-row="4"]').count() == 1
     assert page.locator(".row-error").count() == 2
+    assert "XX999" in page.locator('.row-error[data-row="3"]').inner_text()  # the message quotes the cell
     assert page.locator("#count-errors").inner_text() == "2"
     assert page.locator("#error-workbook").count() == 1
     shot(page, "import-errors")
@@ -96,4 +97,12 @@ def test_import_engineers_with_errors_then_fixed(page, tmp_path, worker):
     shot(page, "import-done")
     db.session.expire_all()
     assert db.session.query(Engineer).count() == 43
+
+    # the same workbook again: nothing to change, nothing to confirm
+    page.goto(page.base + "/import/?entity=engineer")
+    page.set_input_files("#import-file", good)
+    page.click("#import-submit")
+    page.wait_for_selector("#nothing-to-change", timeout=60000)
+    assert page.locator("#confirm-import").count() == 0
+    assert page.locator("#count-unchanged").inner_text() == "43"
     _no_trouble(page)
