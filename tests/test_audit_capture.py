@@ -281,3 +281,36 @@ def test_an_auditor_proves_the_trail_intact_from_the_page_and_sees_a_break(world
     finally:
         _tamper("UPDATE audit_event SET changes = :c WHERE id = :i", {"c": original, "i": event.id})
     assert login("agent_e").get("/auditeventview/verify").status_code in (302, 403)
+
+
+def test_bookkeeping_alone_records_nothing(world, since):
+    """The SLA sweep's next-check time is the sweep's own bookkeeping: never in the trail, and a
+    sweep (or any write) that changes only it writes no event at all."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.complaints import services
+    from app.complaints.models import Complaint
+    from tests.test_complaints_lifecycle import local, new_complaint
+
+    with clock.freeze(local(2026, 3, 10, 10, 0)):
+        complaint = new_complaint(world)
+    [created] = events(since, entity="complaint", action="insert")
+    assert "next_check_at" not in changes(created) and changes(created)["number"][1] == complaint.number
+    due = complaint.next_check_at
+    assert due is not None
+    complaint.next_check_at = due - timedelta(minutes=5)  # stale: the sweep looks, finds nothing due
+    db.session.commit()
+    db.session.execute(update(Complaint).where(Complaint.id == complaint.id)
+                       .values(next_check_at=due - timedelta(minutes=4)))
+    db.session.commit()
+    with clock.freeze(local(2026, 3, 10, 10, 4)):
+        assert services.sweep()["checked"] == 1
+    db.session.expire_all()
+    assert db.session.get(Complaint, complaint.id).next_check_at == due  # the sweep did its work
+    assert [e.action for e in events(since, entity="complaint")] == ["insert"]  # and nobody sees it
+    with clock.freeze(local(2026, 3, 10, 10, 8)):  # a warning is a real change: recorded, without it
+        assert services.sweep()["warned"] == 1
+    [warned] = events(since, entity="complaint", action="update")
+    assert changes(warned) == {"response_warned": [False, True]}

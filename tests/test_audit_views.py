@@ -7,14 +7,20 @@ events after the highest id it saw at its start, or at records it created itself
 import csv
 import io
 import json
+import re
+from collections import Counter
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func
+from sqlalchemy import event as sa_event, func
 
+from app.audit_trail import chain
 from app.audit_trail.models import AuditEvent
+from app.core import clock
+from app.core.people import display_name
 from app.extensions import db
 from tests import factories
+from tests.test_complaints_lifecycle import local, new_complaint
 
 
 def _max_id():
@@ -106,7 +112,7 @@ def test_auditor_sees_the_change_on_the_outlets_history_and_in_the_list(status_c
     assert "export.csv?" in body and "export.xlsx?" in body  # the exports carry the filters
 
 
-def test_list_filters(status_change, login):
+def test_list_filters(status_change, world, login):
     auditor = login("auditor")
     start = status_change["start"]
     event = db.session.query(AuditEvent).filter(AuditEvent.id > start, AuditEvent.entity == "outlet",
@@ -122,6 +128,19 @@ def test_list_filters(status_change, login):
     assert not ids(f"_flt_1_record_id={status_change['outlet']}&_flt_0_entity=engineer")
     assert ids("_flt_1_actor_name=hq&_flt_0_action=update&_flt_0_entity=outlet")
     assert not ids("_flt_1_actor_name=auditor&_flt_0_action=update&_flt_0_entity=outlet")
+    # who, by the name people know (exact, or a part of it)
+    hq, auditor_user = factories.user("hq"), factories.user("auditor")
+    assert ids(f"_flt_1_actor_name={display_name(hq)}&_flt_0_entity=outlet")
+    assert not ids(f"_flt_1_actor_name={display_name(auditor_user)}&_flt_0_entity=outlet")
+    assert ids(f"_flt_0_actor_name={display_name(hq)[1:]}&_flt_0_entity=outlet")
+    # the record by its business number or name, the region it belongs to
+    assert ids("_flt_0_record_number=sh001")
+    assert ids("_flt_0_record_number=浦东")
+    assert not ids("_flt_0_record_number=CD001")
+    assert ids(f"_flt_0_region={world.east.id}")
+    assert not ids(f"_flt_0_region={world.west.id}")
+    picked = auditor.get("/auditeventview/related/region?q=华东").get_json()["results"]  # the region picker
+    assert [r["id"] for r in picked] == [world.east.id]
     assert not ids("_flt_0_action=delete&_flt_0_entity=outlet")
     assert ids("_flt_0_at=2000-01-01&_flt_1_at=2999-12-31&_flt_0_entity=outlet&_flt_0_action=update")
     assert not ids("_flt_0_at=2999-01-01&_flt_0_entity=outlet")
@@ -164,8 +183,8 @@ def test_csv_export_has_a_bom_the_chinese_values_and_no_formulas(status_change, 
     ids = [int(row[0]) for row in data]
     assert ids == sorted(ids)  # oldest first, by id
     status_rows = [row for row in data if row[7] == "合作中" and row[8] == "整改中"]
-    assert status_rows and status_rows[0][2] == "hq"
-    assert all(row[5] == str(status_change["outlet"]) for row in data)
+    assert status_rows and status_rows[0][2] == display_name(factories.user("hq"))  # the actor by name
+    assert all(row[5] == f"SH001 {world_name}" for row in data)  # the record by its code and name
     assert [row for row in data if int(row[0]) > status_change["start"]]
 
 
@@ -194,9 +213,9 @@ def test_xlsx_export_opens_and_has_the_rows(status_change, login, monkeypatch):
     assert len(event_ids) == 1
     fields = {row[6] for row in data}
     assert len(fields) == 2  # status and contact: one line per changed field
-    contact = [row for row in data if str(row[8]).startswith("'=")]
+    contact = [row for row in data if str(row[8]).startswith("=")]  # text, no apostrophe in a workbook
     assert contact and contact[0][7] in (None, "")
-    assert all(row[2] == "hq" for row in data)
+    assert all(row[2] == display_name(factories.user("hq")) for row in data)
 
 
 def test_exports_cover_many_batches_in_id_order(app, world, login):
@@ -327,3 +346,121 @@ def test_the_trail_masks_customers_phones_for_users_who_may_not_see_them(world, 
     record, history = login("hq").get(f"/serviceorderview/show/{order.id}").get_data(as_text=True).split(
         'id="record-history"', 1)
     assert "13912345678" in record and "13912345678" not in history and "139****5678" in history
+
+
+# --- the trail as auditors read it: plain words, local times, records by number, people by name ----
+
+def _table(body):
+    """The list's rows (the page around it has menus and scripts)."""
+    return body.split('<table class="table', 2)[-1].split("</table>", 1)[0]
+
+
+def _text(html):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+DEVELOPER_WORDS = re.compile(r"can_\w+|\w+View\b|\w+Api\b|\bGET\b|\bPOST\b|\bView\b|\bsystem\b|next_check_at")
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def test_a_complaint_reads_by_its_number_people_by_name_times_local(world, api, login):
+    start = _max_id()
+    with clock.freeze(local(2026, 3, 10, 10, 0)):
+        complaint = new_complaint(world)
+    with clock.freeze(local(2026, 3, 10, 10, 5)):
+        r = api("agent_e").post(f"/api/v1/complaint/{complaint.id}/respond", json={"note": "已联系客户"})
+        assert r.status_code == 200, r.get_json()
+    with clock.freeze(local(2026, 3, 11, 9, 50)):  # the SLA sweep: a warning written by the system
+        from app.complaints import services
+
+        assert services.sweep()["warned"] >= 1
+    agent = factories.user("agent_e")
+    auditor = login("auditor")
+    number = complaint.number
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and "audit_event" not in statement:
+            statements.append(re.search(r"FROM (\w+)", statement).group(1))
+
+    sa_event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        listing = auditor.get(f"/auditeventview/list/?_flt_0_record_number={number}"
+                              "&psize_AuditEventView=100").get_data(as_text=True)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", count)
+    # the records the events name are looked up once per table for the page, not once per event
+    assert listing.count(f'href="/complaintview/show/{complaint.id}"') >= 6
+    assert all(statements.count(table) <= 2 for table in ("complaint", "complaint_event", "escalation")), Counter(statements)
+    rows = _table(listing)
+    link = f'<a href="/complaintview/show/{complaint.id}">{complaint.number}</a>'
+    assert link in rows  # the timeline entries name their complaint by number, linked
+    assert not re.search(rf"投诉: (— → )?{complaint.id}\b", _text(rows))  # never its database id
+    cells = [_text(cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows, flags=re.S)]
+    assert display_name(agent) in cells and "agent_e" not in cells  # who: by name, not the account
+    assert "2026年3月10日 10:05" in rows and not ISO_TIME.search(rows)
+    assert not DEVELOPER_WORDS.search(_text(rows)), DEVELOPER_WORDS.search(_text(rows))
+    assert "系统" in rows  # the sweep's entries: by the system, not "— → system"
+    # only this complaint's events (its own and its timeline's), nothing of the outlet
+    shown = {int(pk) for pk in re.findall(r"/auditeventview/show/(\d+)\"", listing)}
+    about = db.session.query(AuditEvent).filter(AuditEvent.id.in_(shown)).all()
+    assert about and {e.entity for e in about} <= {"complaint", "complaint_event", "escalation"}
+
+    # the response's event: local times on its page, no field codes
+    responded = db.session.query(AuditEvent).filter(
+        AuditEvent.id > start, AuditEvent.entity == "complaint", AuditEvent.action == "update",
+        AuditEvent.actor_name == "agent_e").one()
+    page = auditor.get(f"/auditeventview/show/{responded.id}").get_data(as_text=True)
+    changes = page.split("audit-event-changes", 1)[1].split("</table>", 1)[0]
+    row = changes.split('data-field="first_response_at"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="change-after">2026年3月10日 10:05</td>' in row
+    assert "first_response_at" not in _text(changes) and not ISO_TIME.search(changes)
+    assert link in page and display_name(agent) in page  # the record and who, on the event's page
+
+    # the date range is read in local time
+    def listed(query):
+        body = auditor.get(f"/auditeventview/list/?_flt_0_record_number={complaint.number}&{query}")
+        return f"/auditeventview/show/{responded.id}\"" in body.get_data(as_text=True)
+
+    assert listed("_flt_0_at=2026-03-10&_flt_1_at=2026-03-10")
+    assert not listed("_flt_0_at=2026-03-11")
+    assert not listed("_flt_1_at=2026-03-10 10:04")
+
+
+def test_a_refused_request_reads_plainly(world, api, login):
+    start = _max_id()
+    login("manager_e").get("/settingview/list/")
+    assert api("manager_e").get("/api/v1/setting/").status_code == 403
+    auditor = login("auditor")
+    rows = _table(auditor.get("/auditeventview/list/?_flt_0_action=permission_denied").get_data(as_text=True))
+    denied = db.session.query(AuditEvent).filter(AuditEvent.id > start, AuditEvent.action == "permission_denied").all()
+    assert len(denied) == 2 and all(f"/auditeventview/show/{e.id}\"" in rows for e in denied)
+    assert "参数设置" in rows and "读取" in rows  # the page and the permission, as the role pages name them
+    assert not DEVELOPER_WORDS.search(_text(rows)), DEVELOPER_WORDS.search(_text(rows))
+    page = auditor.get(f"/auditeventview/show/{denied[0].id}").get_data(as_text=True)
+    details = page.split("audit-event-changes", 1)[1].split("</table>", 1)[0]
+    assert "参数设置" in details and "(method)" not in details
+    assert not DEVELOPER_WORDS.search(_text(details)), DEVELOPER_WORDS.search(_text(details))
+
+
+def test_bookkeeping_in_old_events_is_out_of_sight(world, login):
+    """Events recorded before the SLA sweep's next-check time was left out of the trail: one with
+    nothing else is not listed, one with a real change shows only that change."""
+    with clock.freeze(local(2026, 3, 10, 10, 0)):
+        complaint = new_complaint(world)
+    rid = str(complaint.id)
+    old = [{"actor_kind": "job", "actor_id": None, "actor_name": "job:sla_sweep", "request_id": "", "client_addr": "",
+            "entity": "complaint", "record_id": rid, "action": "update", "changes": changes}
+           for changes in ('{"next_check_at":["2026-03-10T02:07:30","2026-03-10T02:10:00"]}',
+                           '{"next_check_at":["2026-03-10T02:10:00",null],"response_breached":[false,true]}')]
+    only, mixed = chain.append(db.session.connection(), old)
+    db.session.commit()
+    auditor = login("auditor")
+    body = auditor.get(f"/auditeventview/list/?_flt_0_entity=complaint&_flt_1_record_id={rid}").get_data(as_text=True)
+    assert f"/auditeventview/show/{mixed['id']}\"" in body and f"/auditeventview/show/{only['id']}\"" not in body
+    history = auditor.get(f"/complaintview/show/{rid}").get_data(as_text=True).split('id="record-history"', 1)[1]
+    assert f'data-event="{mixed["id"]}"' in history and f'data-event="{only["id"]}"' not in history
+    assert 'data-field="next_check_at"' not in history and 'data-field="response_breached"' in history
+    page = auditor.get(f"/auditeventview/show/{mixed['id']}").get_data(as_text=True)
+    assert 'data-field="response_breached"' in page and 'data-field="next_check_at"' not in page
+    assert chain.verify(db.session)["ok"]  # what was stored is untouched

@@ -13,11 +13,10 @@ from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_appbuilder.security.decorators import permission_name
 
-from app.audit_trail import chain
 from app.audit_trail.models import AuditEvent
+from app.audit_trail.web import verify_and_record
 from app.core.api import API_METHOD_PERMISSIONS, BaseApi
 from app.core.datamodel import ScopedInterface
-from app.extensions import db
 from app.security import permissions as p
 
 COLUMNS = ["id", "at", "actor_kind", "actor_id", "actor_name", "request_id", "client_addr", "entity", "record_id",
@@ -79,4 +78,4 @@ class AuditEventApi(BaseApi):
                       checked: {type: integer}
                       first_broken_id: {type: integer, nullable: true}
         """
-        return self.response(200, **chain.verify(db.session))
+        return self.response(200, **verify_and_record())

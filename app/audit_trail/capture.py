@@ -29,6 +29,13 @@ NOT_AUDITED = {"audit_event", "audit_chain", "notification", "user_job", "alembi
                "number_sequence"}  # counters of record numbers: each number is in its record's event
 # bookkeeping that changes on its own (logins have their own events)
 IGNORED = {"updated_at", "changed_on", "last_login", "login_count", "fail_login_count"}
+# Columns a program keeps for its own work, not facts about the record: never recorded (an update
+# changing nothing else writes no event), and hidden in the events written before this rule
+# (``present``). A column can say so itself with ``info={"audited": False}``.
+BOOKKEEPING = {
+    "complaint": {"next_check_at"},  # when the SLA sweep looks at the complaint next
+    "ab_api_key": {"last_used_on"},  # stamped by every request made with the key
+}
 SECRET = {"password"}
 MASK = "***"
 # personal data kept out of the trail, which is never erased (PIPL): stored masked, like the
@@ -129,6 +136,21 @@ def _audited(table_name):
     return table_name not in NOT_AUDITED
 
 
+def bookkeeping(table_name):
+    """The names of ``table_name``'s columns that are never recorded (``BOOKKEEPING``)."""
+    names = _BOOKKEEPING_CACHE.get(table_name)
+    if names is None:
+        from flask_appbuilder import Model
+
+        table = Model.metadata.tables.get(table_name)
+        declared = {c.name for c in table.columns if c.info.get("audited") is False} if table is not None else set()
+        names = _BOOKKEEPING_CACHE[table_name] = frozenset(BOOKKEEPING.get(table_name, set()) | declared)
+    return names
+
+
+_BOOKKEEPING_CACHE = {}
+
+
 def _pk(state):
     """The row's primary key as text (new rows have theirs once flushed, before the identity map)."""
     identity = state.identity or state.mapper.primary_key_from_instance(state.obj())
@@ -162,9 +184,12 @@ def row_changes(obj, action):
     """``{field: [before, after]}`` of a flushed object (columns and many-to-many id lists)."""
     state = inspect(obj)
     mapper = state.mapper
+    skipped = bookkeeping(getattr(mapper.persist_selectable, "name", None))
     out = {}
     for attr in mapper.column_attrs:
         key = attr.key
+        if key in skipped:
+            continue
         if action == "insert":
             value = state.dict.get(key)
             if value is not None:
@@ -252,7 +277,8 @@ def _on_execute(state):
         result = state.invoke_statement()
         rows = params if isinstance(params, list) else ([params] if params else [])
         values = list(statement.compile().params.items()) if not rows else None
-        rows = [{k: _value(k, v) for k, v in row.items()} for row in (rows or [dict(values or [])])]
+        skipped = bookkeeping(table.name)
+        rows = [{k: _value(k, v) for k, v in row.items() if k not in skipped} for row in (rows or [dict(values or [])])]
         details = {"rows": len(rows) if params else result.rowcount, "values": rows}
         chain.append(session.connection(), [_event(table.name, None, "bulk_insert", details)])
         return result
@@ -272,7 +298,11 @@ def _on_execute(state):
                      for k in (statement._values or {}).keys()]
         else:
             names = [c.name for c in table.c]
-    names = [n for n in names if n in table.c and n not in pk_names and not (state.is_update and n in IGNORED)]
+    skipped = bookkeeping(table.name)
+    names = [n for n in names if n in table.c and n not in pk_names and n not in skipped
+             and not (state.is_update and n in IGNORED)]
+    if state.is_update and not names:
+        return None  # only bookkeeping changes: nothing to record
     columns = [table.c[n] for n in names]
     query = select(*pk_cols, *columns)
     if where is not None:

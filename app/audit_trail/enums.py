@@ -19,6 +19,7 @@ AUDIT_ACTION = Enumeration(
         ("reveal_phone", _l("Phone number revealed")),
         ("account_locked", _l("Account locked")),
         ("account_unlocked", _l("Account unlocked")),
+        ("chain_verified", _l("Audit trail verified")),
     ],
 )
 
@@ -132,12 +133,33 @@ DETAIL_LABELS = {
     "permission": _l("Permission"),
     "view": _l("Page or API"),
     "path": _l("Address"),
-    "method": _l("Request method"),
+    "method": _l("Attempted"),
     "field": _l("Field"),
     "reason": _l("Reason"),
     "failures": _l("Failed sign-ins"),
     "until": _l("Locked until"),
+    "ok": _l("Intact"),
+    "checked": _l("Events checked"),
+    "first_broken_id": _l("First broken event"),
+    "rows": _l("Rows created"),
 }
+
+# The order details are listed in (others follow by name).
+DETAIL_ORDER = ("username", "view", "permission", "method", "channel", "field", "failures", "until", "reason",
+                "path", "rows")
+
+# What a refused request tried to do, by its HTTP method.
+REQUEST_KIND = Enumeration(
+    "audit_request_kind",
+    [
+        ("GET", _l("Open or read")),
+        ("HEAD", _l("Open or read")),
+        ("POST", _l("Submit")),
+        ("PUT", _l("Modify")),
+        ("PATCH", _l("Modify")),
+        ("DELETE", _l("Delete")),
+    ],
+)
 
 ACCESS_CHANNEL = Enumeration("audit_access_channel", [("page", _l("Web page")), ("api", _l("API"))])
 

@@ -8,17 +8,19 @@ from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import inspect as sa_inspect
+from markupsafe import Markup
+from sqlalchemy import String, and_, cast, false, func, inspect as sa_inspect, not_, or_, select
 from wtforms import StringField
 from wtforms.validators import Optional
 
-from app.audit_trail import present
-from app.audit_trail.enums import ACTOR_KIND, AUDIT_ACTION, SECURITY_ACTIONS
+from app.audit_trail import capture, present
+from app.audit_trail.enums import ACTOR_KIND, AUDIT_ACTION, JOB_LABELS, SECURITY_ACTIONS
 from app.audit_trail.models import AuditEvent
 from app.core import clock, exports
-from app.core.views import (VIEW_METHOD_PERMISSIONS, BaseModelView, FilterYesNo, VirtualSearch, scoped,
-                            yes_no_search)
+from app.core.views import (SEARCH_FIELD_CANDIDATES, VIEW_METHOD_PERMISSIONS, BaseModelView, FilterYesNo,
+                            VirtualSearch, related_search, scoped, yes_no_search)
 from app.extensions import db
+from app.network.models import Region
 from app.security import permissions as p
 
 HISTORY_LIMIT = 200
@@ -84,6 +86,167 @@ def _time_field():
                        description=_l("Local time, e.g. 2026-03-01 or 2026-03-01 14:30"))
 
 
+def _time_cell(value):
+    """The event's local time, seconds included, on one line."""
+    text = present.local_time(value)
+    return Markup('<span class="text-nowrap">{}</span>').format(text) if text else ""
+
+
+def _text_field(label, description):
+    return lambda: StringField(label, validators=[Optional()], widget=BS3TextFieldWidget(), description=description)
+
+
+# Who acted: a user by name or account, a background job or the system by what the trail calls them.
+
+def who_clause(term, exact=False):
+    """Events whose actor matches ``term``: a user whose name (either order) or account matches,
+    the stored actor name, background jobs by their label, the system, anonymous visitors and
+    command-line runs by their kind's label."""
+    user = current_app.appbuilder.sm.user_model
+
+    def match(column):
+        return func.lower(column) == term.lower() if exact else column.icontains(term, autoescape=True)
+
+    names = [user.username, user.first_name, user.last_name, user.last_name + user.first_name,
+             user.first_name + " " + user.last_name]
+    users = select(user.id).where(or_(*[match(column) for column in names]))
+    clauses = [match(AuditEvent.actor_name), and_(AuditEvent.actor_kind == "user", AuditEvent.actor_id.in_(users))]
+    needle = term.lower()
+
+    def hit(label):
+        label = str(label).lower()
+        return label == needle if exact else needle in label
+
+    jobs = ["job:" + name for name, label in JOB_LABELS.items()
+            if hit(label) or hit(f"{ACTOR_KIND.label('job')}: {label}")]
+    if jobs:
+        clauses.append(AuditEvent.actor_name.in_(jobs))
+    clauses += [AuditEvent.actor_kind == kind for kind in ("system", "anonymous", "job", "cli")
+                if hit(ACTOR_KIND.label(kind))]
+    return or_(*clauses)
+
+
+class FilterWhoContains(BaseFilter):
+    name = _l("Contains")
+    arg_name = None
+
+    def apply(self, query, value):
+        term = _first(value)
+        return query if term is None else query.filter(who_clause(term[:150]))
+
+
+class FilterWhoIs(BaseFilter):
+    name = _l("Equal to")
+    arg_name = None
+
+    def apply(self, query, value):
+        term = _first(value)
+        return query if term is None else query.filter(who_clause(term[:150], exact=True))
+
+
+# Which record: events about the records a condition selects, and about the rows that belong to
+# them (deleted with them: a complaint's timeline, pauses and escalations, an audit's checklist,
+# an engineer's certificates and training).
+
+def _parts(table):
+    """``[(table, model, foreign key column)]`` of the rows deleted with a row of ``table``."""
+    if table not in _PARTS:
+        _PARTS[table] = [(child_table, child, column) for child_table, child in present._models_by_table().items()
+                         for column in child.__table__.columns
+                         if child_table != table and any(fk.column.table.name == table and fk.ondelete == "CASCADE"
+                                                         for fk in column.foreign_keys)]
+    return _PARTS[table]
+
+
+_PARTS = {}
+
+
+def records_clause(condition_for):
+    """Events about the rows for which ``condition_for(model)`` holds (``None``: not that model)
+    and about the rows belonging to them: one subquery per table, no ids read into Python."""
+    parts = []
+    for table, model in present._models_by_table().items():
+        if table in capture.NOT_AUDITED:
+            continue
+        condition = condition_for(model)
+        if condition is None:
+            continue
+        pk = model.__mapper__.primary_key[0]
+        parts.append(and_(AuditEvent.entity == table,
+                          AuditEvent.record_id.in_(select(cast(pk, String)).where(condition))))
+        for child_table, child, fk in _parts(table):
+            child_pk = child.__mapper__.primary_key[0]
+            parts.append(and_(AuditEvent.entity == child_table, AuditEvent.record_id.in_(
+                select(cast(child_pk, String)).where(fk.in_(select(pk).where(condition))))))
+    return or_(*parts) if parts else false()
+
+
+def _number_condition(term):
+    def condition(model):
+        columns = [model.__table__.c[name] for name in SEARCH_FIELD_CANDIDATES if name in model.__table__.c]
+        return or_(*[column.icontains(term, autoescape=True) for column in columns]) if columns else None
+
+    return condition
+
+
+class FilterRecordNumber(BaseFilter):
+    """Events about the records whose number, code, employee number, SKU, name or account contains
+    the text typed (and about the rows belonging to them)."""
+
+    name = _l("Contains")
+    arg_name = None
+
+    def apply(self, query, value):
+        term = _first(value)
+        return query if term is None else query.filter(records_clause(_number_condition(term[:100])))
+
+
+def _int(value):
+    try:
+        return int(_first(value))
+    except (TypeError, ValueError):
+        return None
+
+
+class FilterEventRegion(BaseFilter):
+    """Events about the records of one region, by each model's own region rule (the one the region
+    scope uses), and about the rows belonging to them."""
+
+    name = _l("Is")
+    arg_name = None
+
+    def apply(self, query, value):
+        region_id = _int(value)
+        if region_id is None:
+            return query
+
+        def condition(model):
+            rule = getattr(model, "region_scope_clause", None)
+            return rule([region_id]) if rule is not None else None
+
+        return query.filter(records_clause(condition))
+
+
+def bookkeeping_only():
+    """Events recorded before bookkeeping columns were left out (``capture.BOOKKEEPING``) whose
+    only change is one of them. The stored JSON is canonical (keys sorted, no spaces), so such an
+    event's changes read exactly ``{"<column>":[…,…]}``: a second key would follow ``],"``."""
+    parts = [and_(AuditEvent.entity == table, AuditEvent.action.in_(("update", "bulk_update")),
+                  AuditEvent.changes.like('{"' + name + '":[%]}'), not_(AuditEvent.changes.like('%],"%')))
+             for table, names in sorted(capture.BOOKKEEPING.items()) for name in sorted(names)]
+    return or_(*parts) if parts else false()
+
+
+class FilterNoBookkeeping(BaseFilter):
+    """Leaves out the events that only recorded bookkeeping (``bookkeeping_only``)."""
+
+    name = "no bookkeeping"
+    arg_name = None
+
+    def apply(self, query, value):
+        return query.filter(not_(bookkeeping_only()))
+
+
 # --- export ------------------------------------------------------------------------------------
 # The streams, the formula neutralisation and the download response are the shared ones
 # (``core.exports``); the trail writes one line per changed field. The CSV is streamed in the
@@ -93,8 +256,7 @@ def _time_field():
 # nothing piles up in a session however long the trail), each batch on the session current when
 # it is read: a streamed response outlives the request's own session.
 
-neutralise = exports.neutralise
-FORMULA_PREFIXES = exports.FORMULA_PREFIXES
+EXPORT_KINDS = [exports.INTEGER, exports.DATETIME_SECONDS]  # the event id and its time; then text
 
 
 def export_header():
@@ -104,11 +266,13 @@ def export_header():
 
 
 def event_lines(event):
-    """The export's rows of one event (a row with the trail's columns): one per changed field."""
-    head = [present.local_time(event.at), present.actor_text(event.actor_name),
-            present.action_label(event.action), present.entity_label(event.entity), event.record_id or ""]
+    """The export's rows of one event (a row with the trail's columns): one per changed field, the
+    time local; the writers neutralise formulas (``core.exports``)."""
+    at = clock.to_local(event.at).replace(tzinfo=None) if event.at else None
+    head = [at, present.who(event), present.action_label(event.action), present.entity_label(event.entity),
+            present.record_text(event)]
     tail = [event.request_id, event.client_addr, event.hash]
-    return [[event.id] + [neutralise(v) for v in head + [label, before, after] + tail]
+    return [[event.id] + head + [label, before, after] + tail
             for _code, label, before, after in present.lines(event) or [("", "", "", "")]]
 
 
@@ -141,6 +305,9 @@ class AuditExport(exports.ListExport):
     def header(self):
         return export_header()
 
+    def kinds(self):
+        return EXPORT_KINDS
+
     def sheet_title(self):
         return gettext("Audit events")
 
@@ -149,6 +316,7 @@ class AuditExport(exports.ListExport):
 
     def row_batches(self):
         for batch in event_batches(self.query):
+            present.prepare(batch)  # the related records of the whole batch, one query per table
             rows = []
             for event in batch:
                 rows.extend(event_lines(event))
@@ -168,7 +336,7 @@ class AuditEventView(BaseModelView):
     class_permission_name = p.AUDIT_EVENT
     datamodel = scoped(AuditEvent)
     base_permissions = [p.READ]
-    include_route_methods = {"list", "show", "export_csv", "export_xlsx", "verify"}
+    include_route_methods = {"list", "show", "export_csv", "export_xlsx", "verify", "related_search"}
     list_export_class = AuditExport  # the background workbook's rows (``reports.exports``)  # no add, edit, delete, actions
     method_permission_name = {**VIEW_METHOD_PERMISSIONS, "export_csv": "read", "export_xlsx": "read",
                               "verify": "read"}
@@ -176,19 +344,27 @@ class AuditEventView(BaseModelView):
     list_title = _l("Audit trail")
     list_template = "audit_trail/event_list.html"
     show_template = "audit_trail/event_show.html"
-    list_columns = ["at", "actor_name", "action", "entity", "record_id", "summary"]
-    computed_columns = ("summary",)
-    show_columns = ["id", "at", "actor_kind", "actor_name", "actor_id", "action", "entity", "record_id",
-                    "request_id", "client_addr", "prev_hash", "hash"]
-    search_columns = ["actor_name", "entity", "record_id", "action", "at", "security"]
+    list_columns = ["at", "actor", "action", "entity", "record", "summary"]
+    computed_columns = ("actor", "record", "summary")
+    wrap_columns = ["summary"]
+    show_columns = ["id", "at", "actor", "actor_kind", "action", "entity", "record", "request_id", "client_addr",
+                    "prev_hash", "hash"]
+    search_columns = ["record_number", "actor_name", "at", "region", "entity", "action", "security", "record_id"]
     virtual_search = {
+        "record_number": VirtualSearch(_l("Record number or name"), [FilterRecordNumber], make_field=_text_field(
+            _l("Record number or name"),
+            _l("A complaint, order or audit number, an outlet code, an employee number, a part number or a name"))),
         "at": VirtualSearch(_l("Time"), [FilterAtFrom, FilterAtUntil], make_field=_time_field),
+        "region": related_search(Region, FilterEventRegion, _l("Region")),
         "security": yes_no_search(FilterSecurityEvent, _l("Security event")),
     }
+    who_filters = {"actor_name": [FilterWhoContains, FilterWhoIs]}
+    """Who acted, by name or account; the second (``_flt_1_actor_name``) is an exact match."""
+    base_filters = [["changes", FilterNoBookkeeping, None]]
     enum_columns = {"action": AUDIT_ACTION, "entity": present.ENTITY, "actor_kind": ACTOR_KIND}
-    formatters_columns = {"at": present.local_time, "actor_name": present.actor_text}
+    formatters_columns = {"at": _time_cell}
     base_order = ("id", "desc")
-    order_columns = ["at", "actor_name", "action", "entity"]
+    order_columns = ["at", "action", "entity"]
     quick_filters = [
         (_l("Security events"), {"_flt_0_security": 1}),
         (_l("Failed sign-ins"), {"_flt_0_action": "login_failed"}),
@@ -197,17 +373,23 @@ class AuditEventView(BaseModelView):
     ]
     label_columns = {
         "id": _l("Event id"), "at": _l("Time"), "actor_kind": _l("Actor kind"), "actor_name": _l("Who"),
-        "actor_id": _l("User id"), "action": _l("Action"), "entity": _l("Entity"), "record_id": _l("Record id"),
-        "request_id": _l("Request id"), "client_addr": _l("Client address"), "prev_hash": _l("Previous hash"),
-        "hash": _l("Hash"), "summary": _l("Changes"),
+        "actor": _l("Who"), "action": _l("Action"), "entity": _l("Entity"), "record_id": _l("Record id"),
+        "record": _l("Record"), "request_id": _l("Request id"), "client_addr": _l("Client address"),
+        "prev_hash": _l("Previous hash"), "hash": _l("Hash"), "summary": _l("Changes"),
     }
 
+    def _column_filters(self):
+        return {**super()._column_filters(), **self.who_filters}
+
     def computed_values(self, items):
-        return {item.id: {"summary": present.summary(item)} for item in items}
+        present.prepare(items)  # every related record of the page: one query per table
+        return {item.id: {"actor": present.who(item), "record": present.record_text(item, html=True),
+                          "summary": present.summary(item, html=True)} for item in items}
 
     def show_extras(self, item):
-        return {"event": item, "event_lines": present.lines(item), "event_is_change": item.action in
-                present.ROW_ACTIONS}
+        present.prepare([item])
+        return {"event": item, "event_lines": present.lines(item, html=True),
+                "event_is_change": item.action in present.ROW_ACTIONS}
 
     @expose("/verify")
     @has_access
@@ -215,9 +397,9 @@ class AuditEventView(BaseModelView):
         """Recompute every hash and link of the trail and say whether anything was edited."""
         from flask import flash, redirect, url_for
 
-        from app.audit_trail import chain
+        from app.audit_trail.web import verify_and_record
 
-        result = chain.verify(db.session)
+        result = verify_and_record()
         if result["ok"]:
             flash(gettext("The audit trail is intact: %(n)s events checked, every hash and link verified.",
                           n=result["checked"]), "success")
@@ -271,15 +453,15 @@ def history_section(view, item):
     if table is None or table in NOT_AUDITED or rid is None or not may_read_trail():
         return {}
     events = (db.session.query(AuditEvent)
-              .filter(AuditEvent.entity == table, AuditEvent.record_id == rid)
+              .filter(AuditEvent.entity == table, AuditEvent.record_id == rid, not_(bookkeeping_only()))
               .order_by(AuditEvent.id.desc()).limit(HISTORY_LIMIT + 1).all())
+    present.prepare(events[:HISTORY_LIMIT])
     rows = []
     for event in events[:HISTORY_LIMIT]:
-        changes = present.lines(event) or [("", "", "", "")]
+        changes = present.lines(event, html=True) or [("", "", "", "")]
         for index, (code, label, before, after) in enumerate(changes):
             rows.append({"event": event, "first": index == 0, "span": len(changes), "time": present.local_time(event.at),
-                         "who": present.actor_text(event.actor_name), "action": present.action_label(event.action),
-                         "field": label,
+                         "who": present.who(event), "action": present.action_label(event.action), "field": label,
                          "code": code, "before": before, "after": after})
     return {"record_history": rows, "record_history_more": len(events) > HISTORY_LIMIT,
             "record_history_limit": HISTORY_LIMIT, "record_history_entity": table, "record_history_id": rid}

@@ -61,11 +61,36 @@ def _titles():
     return cache["titles"]
 
 
-def resource_label(name):
+def known_resource_label(name):
+    """The reader's name for a resource, ``None`` when the app has none."""
     if name in RESOURCES:
         return str(RESOURCES[name])
     title = _titles().get(name)
-    return str(title) if title is not None else gettext(name)
+    return str(title) if title is not None else None
+
+
+def resource_label(name):
+    label = known_resource_label(name)
+    return label if label is not None else gettext(name)
+
+
+def _views_by_class():
+    cache = current_app.extensions.setdefault("permission_labels", {})
+    if "views" not in cache:
+        cache["views"] = {type(view).__name__: view for view in current_app.appbuilder.baseviews}
+    return cache["views"]
+
+
+def view_label(name):
+    """A page or API as people read it. Flask-AppBuilder names the one that refused a request by
+    its class for pages ("OutletView") and by its resource for the API ("Outlet"): both read as
+    the resource's label — the title of its list or its menu entry ("服务网点") — else the page's
+    own name for one record."""
+    view = _views_by_class().get(name)
+    label = known_resource_label(getattr(view, "class_permission_name", None) or name)
+    if label is None and getattr(view, "singular", None) is not None:
+        label = str(view.singular)
+    return label if label is not None else gettext("another page or API")
 
 
 def action_label(name):
