@@ -6,6 +6,7 @@ Emails are written to the ``notification`` outbox in the same transaction and se
 after the commit.
 """
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -101,13 +102,38 @@ def next_number(received_at):
     return numbering.take(f"TS{clock.to_local(received_at):%Y%m%d}", Complaint.number)
 
 
+RECEIVED_CLOCK_SKEW = timedelta(minutes=2)
+"""A time received this little ahead of the server's clock (a client's clock running fast) is now."""
+
+
+def _received_at_rule(item, errors):
+    """The time received: now when not given; never in the future; at most
+    ``complaint.received_max_age_hours`` in the past. Checked when it is set (on recording, or
+    when a write changes it), so an old complaint stays editable."""
+    now = clock.now()
+    if item.received_at is None:
+        item.received_at = now
+        return
+    if item.id is not None:
+        from sqlalchemy import inspect as sa_inspect
+
+        if not sa_inspect(item).attrs.received_at.history.has_changes():
+            return
+    if item.received_at > now + RECEIVED_CLOCK_SKEW:
+        errors.add("received_at", _("The time received cannot be in the future."))
+    elif item.received_at > now:
+        item.received_at = now
+    else:
+        max_age = settings.get("complaint.received_max_age_hours")
+        if item.received_at < now - timedelta(hours=max_age):
+            errors.add("received_at", _("The time received may lie at most %(hours)s hours in the past.",
+                                        hours=max_age))
+
+
 @validates_entity(Complaint)
 def _complaint_rules(item, errors):
     """Runs on every write of a complaint (page, API, import): owner, number, due times."""
-    if item.received_at is None:
-        item.received_at = clock.now()
-    if item.received_at > clock.now():
-        errors.add("received_at", _("The time received cannot be in the future."))
+    _received_at_rule(item, errors)
     if item.engineer is not None and item.outlet is not None and item.engineer.outlet_id != item.outlet.id:
         errors.add("engineer", _("The engineer does not work at this outlet."))
     if item.service_order is not None and item.outlet is not None and item.service_order.outlet_id != item.outlet.id:

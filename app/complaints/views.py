@@ -1,22 +1,25 @@
 """Pages of the complaint desk: SLA policies, complaints with their timeline, the escalation desk
 for regional managers and HQ admins, delegations and business calendars. Decisions go through
 ``complaints.services``."""
-from flask import current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
+from wtforms.validators import Optional
 
-from app.complaints import services
+from app.complaints import filters as complaint_filters
+from app.complaints import services, workspace
 from app.complaints.enums import (
     CHANNEL, COMPLAINT_STATUS, ESCALATION_REASON, ESCALATION_STATUS, EVENT_KIND, REMEDY, SEVERITY,
 )
 from app.complaints.models import Complaint, Escalation, EscalationDelegation, SlaPolicy
+from app.core import clock
 from app.core.errors import DomainError
 from app.core.personal import PhoneMaskingView
 from app.core.models import DAY_KIND, BusinessCalendar, CalendarDay
-from app.core.views import BaseModelView, scoped, yes_is_bad, yes_no
+from app.core.views import BaseModelView, LocalDateTimeField, scoped, yes_is_bad, yes_no
 from app.core.web import csrf_ok
 from app.extensions import db
 from app.security import permissions as p
@@ -48,11 +51,27 @@ class SlaPolicyView(BaseModelView):
     }
 
 
+class ReceivedAtField(LocalDateTimeField):
+    """The time received, typed in local time; now unless the agent says otherwise. Left empty,
+    the service takes the time of recording."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:  # not on the submitted form: keep the default (already UTC)
+            return
+        super().process_formdata(valuelist)
+
+
 class ComplaintView(PhoneMaskingView, BaseModelView):
+    """Complaints, and each complaint's page as the agent's workspace: the SLA clock, the timeline
+    and the actions its state allows (respond, pause, resume, resolve, close, request escalation),
+    each a form that posts to this view and calls the same service as the API."""
+
     class_permission_name = p.COMPLAINT
     datamodel = scoped(Complaint)
     list_title = _l("Complaints")
     show_template = "complaints/complaint_show.html"
+    method_permission_name = {**BaseModelView.method_permission_name,
+                              **{action: "write" for action in workspace.ACTIONS}}
     list_columns = ["number", "customer_name", "outlet", "severity", "status", "received_at",
                     "resolution_due_at", "response_breached", "resolution_breached"]
     show_columns = ["number", "customer_name", "customer_phone", "channel", "outlet", "service_order", "engineer",
@@ -60,25 +79,26 @@ class ComplaintView(PhoneMaskingView, BaseModelView):
                     "response_due_at", "resolution_due_at", "verification_due_at", "response_breached",
                     "resolution_breached", "paused", "resolved_at", "resolution", "closed_at",
                     "customer_satisfied"]
-    add_columns = ["customer_name", "customer_phone", "channel", "outlet", "service_order", "engineer", "severity",
-                   "description"]
+    add_columns = ["customer_name", "customer_phone", "channel", "received_at", "outlet", "service_order",
+                   "engineer", "severity", "description"]
     edit_columns = ["customer_name", "customer_phone", "channel", "service_order", "engineer", "severity",
                     "description"]
     search_columns = ["number", "customer_name", "customer_phone", "outlet", "status", "severity",
-                      "response_breached", "resolution_breached", "received_at"]
+                      "response_breached", "resolution_breached", "received_at", "paused", "open", "mine",
+                      "due_soon", "breached", "awaiting_decision"]
+    virtual_search = complaint_filters.searches()
     base_order = ("received_at", "desc")
     enum_columns = {"status": COMPLAINT_STATUS, "severity": SEVERITY, "channel": CHANNEL}
     formatters_columns = {"response_breached": yes_is_bad, "resolution_breached": yes_is_bad}
     singular = _l("complaint")
     related_depends = {"engineer": {"outlet": "outlet_id"}, "service_order": {"outlet": "outlet_id"}}
-    quick_filters = [
-        (_l("Open"), {"_flt_0_status": "new"}),
-        (_l("Response breached"), {"_flt_0_response_breached": 1}),
-        (_l("Resolution breached"), {"_flt_0_resolution_breached": 1}),
-    ]
-
-    def show_extras(self, item):
-        return {"timeline": services.timeline(item), "EVENT_KIND": EVENT_KIND}
+    quick_filters = complaint_filters.quick_filters()
+    add_form_extra_fields = {
+        "received_at": ReceivedAtField(
+            _l("Received at"), validators=[Optional()], default=clock.now,
+            description=_l("When the call, message or visit came in (local time). Leave it as it is "
+                           "for a complaint taken just now.")),
+    }
 
     label_columns = {
         "number": _l("Complaint no."), "customer_name": _l("Customer"), "customer_phone": _l("Customer phone"),
@@ -91,6 +111,84 @@ class ComplaintView(PhoneMaskingView, BaseModelView):
         "paused": _l("Paused"), "resolved_at": _l("Resolved at"), "resolution": _l("Resolution"),
         "closed_at": _l("Closed at"), "customer_satisfied": _l("Customer satisfied"),
     }
+
+    def show_extras(self, item):
+        can_write = bool(self.appbuilder.sm.has_access("can_write", self.class_permission_name))
+        return {"timeline": services.timeline(item), "EVENT_KIND": EVENT_KIND,
+                **workspace.page_context(item, can_write, g.get("_complaint_failure"))}
+
+    def update_redirect(self):
+        """The page history keeps addresses a GET can open again, not an action's POST."""
+        if request.method == "GET":
+            super().update_redirect()
+
+    # --- the workspace's actions ---------------------------------------------------------------
+    def _act(self, pk, action, run, done):
+        """Run one action for the signed-in user. Success: back to the page with a flash. Refused:
+        the page again (status of the refusal) with the typed values and the errors on the fields."""
+        back = url_for(".show", pk=pk)
+        if not csrf_ok():
+            return redirect(back)
+        try:
+            run(current_app.appbuilder.sm.current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            if exc.status == 404:
+                abort(404)
+            g._complaint_failure = workspace.Failure(action, request.form, exc)
+            widgets = self._show(pk)
+            page = self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                        related_views=self._related_views, **g.pop("_page_show_extras", {}))
+            return page, exc.status
+        flash(done, "success")
+        return redirect(back)
+
+    @expose("/respond/<int:pk>", methods=["POST"])
+    @has_access
+    def respond(self, pk):
+        note = request.form.get("note", "")
+        return self._act(pk, "respond", lambda user: services.respond(pk, note, user),
+                         _("The first response is recorded."))
+
+    @expose("/pause/<int:pk>", methods=["POST"])
+    @has_access
+    def pause(self, pk):
+        reason = request.form.get("reason", "")
+        return self._act(pk, "pause", lambda user: services.pause(pk, reason, user),
+                         _("The complaint is paused; its resolution clock is stopped."))
+
+    @expose("/resume/<int:pk>", methods=["POST"])
+    @has_access
+    def resume(self, pk):
+        return self._act(pk, "resume", lambda user: services.resume(pk, user),
+                         _("The complaint is resumed; its resolution clock runs again."))
+
+    @expose("/resolve/<int:pk>", methods=["POST"])
+    @has_access
+    def resolve(self, pk):
+        resolution = request.form.get("resolution", "")
+        return self._act(pk, "resolve", lambda user: services.resolve(pk, resolution, user),
+                         _("The complaint is resolved."))
+
+    @expose("/close/<int:pk>", methods=["POST"])
+    @has_access
+    def close(self, pk):
+        answer = request.form.get("customer_satisfied")
+        return self._act(pk, "close",
+                         lambda user: services.close(pk, workspace.satisfied_choice(answer), user),
+                         _("The complaint is closed."))
+
+    @expose("/escalate/<int:pk>", methods=["POST"])
+    @has_access
+    def escalate(self, pk):
+        form = request.form
+        reason = form.get("reason") or None
+        remedy = form.get("remedy") or None
+        amount = (form.get("compensation_amount") or "").strip() or None
+        comment = form.get("comment", "")
+        return self._act(pk, "escalate",
+                         lambda user: services.escalate(pk, reason, remedy, amount, comment, user),
+                         _("Escalation requested; the regional manager decides it on the escalation desk."))
 
 
 class EscalationView(BaseModelView):
