@@ -117,3 +117,23 @@ def recompute_star_levels():
     result = {"engineers": total, "rated": rated, "updated": len(changes)}
     log.info("star levels recomputed: %s", result)
     return result
+
+
+# --- how a star level reads ----------------------------------------------------------------------
+
+PENDING, NOT_RATED, RATED = "pending", "not_rated", "rated"
+
+
+def rating_state(engineer):
+    """Whether an engineer's star level may be shown, from the figures it rests on:
+
+    * ``pending`` — never computed (no ``star_computed_on``), or a level stored without the score it
+      comes from (set by hand or by an import): shown as "to be computed", never as stars;
+    * ``not_rated`` — computed, but too few completed orders (or no known input) for a level;
+    * ``rated`` — computed, with its score and inputs.
+    """
+    if engineer.star_computed_on is None:
+        return PENDING
+    if engineer.star_level is None:
+        return NOT_RATED
+    return RATED if engineer.star_score is not None else PENDING

@@ -182,3 +182,37 @@ def file_view(f):
 def qualifies(rows):
     """All required lines met (an unanswered on-site item is not met)."""
     return all(r["met"] is True for r in rows if r["required"])
+
+
+QUALIFIES, DOES_NOT_QUALIFY, AWAITING_ONSITE = "qualifies", "does_not_qualify", "awaiting_onsite"
+
+
+def unanswered(rows):
+    """The required on-site lines not answered yet."""
+    return [r for r in rows if r["required"] and r["kind"] == "onsite" and r["answer"] is None]
+
+
+def verdict(rows):
+    """What the checklist says of the outlet so far:
+
+    * ``does_not_qualify`` — a required line is known not to be met (a computed criterion missed,
+      or an on-site item answered no), whatever is still unanswered;
+    * ``awaiting_onsite`` — nothing required has failed, but a required on-site item is not
+      answered yet: the outlet cannot be judged before the on-site check;
+    * ``qualifies`` — every required line is met.
+    """
+    required = [r for r in rows if r["required"]]
+    if any(r["met"] is False for r in required):
+        return DOES_NOT_QUALIFY
+    if unanswered(rows):
+        return AWAITING_ONSITE
+    return QUALIFIES if qualifies(rows) else DOES_NOT_QUALIFY
+
+
+def suggested_outcome(rows):
+    """The outcome the submission form proposes: none until every required on-site item is
+    answered; then ``pass`` when the outlet qualifies, else ``conditional`` (the auditor may
+    choose ``fail``)."""
+    if unanswered(rows):
+        return None
+    return "pass" if qualifies(rows) else "conditional"

@@ -32,10 +32,6 @@ def _user():
     return current_app.appbuilder.sm.current_user
 
 
-
-
-
-
 def _scoped(query, model):
     clause = scope.clause_for(model)
     return query if clause is None else query.filter(clause)
@@ -48,14 +44,78 @@ def _can(permission):
 def _template_globals():
     from app.engineers.enums import CERTIFICATION_STATUS, ENGINEER_STATUS
 
-    return dict(ENGINEER_STATUS=ENGINEER_STATUS, CERTIFICATION_STATUS=CERTIFICATION_STATUS, AUDIT_KIND=AUDIT_KIND, AUDIT_STATUS=AUDIT_STATUS, AUDIT_OUTCOME=AUDIT_OUTCOME,
-                AUDIT_ORIGIN=AUDIT_ORIGIN, ITEM_KIND=ITEM_KIND, ANSWER=ANSWER, OUTLET_STATUS=OUTLET_STATUS,
+    return dict(ENGINEER_STATUS=ENGINEER_STATUS, CERTIFICATION_STATUS=CERTIFICATION_STATUS, AUDIT_KIND=AUDIT_KIND,
+                AUDIT_STATUS=AUDIT_STATUS, AUDIT_OUTCOME=AUDIT_OUTCOME, AUDIT_ORIGIN=AUDIT_ORIGIN, ITEM_KIND=ITEM_KIND,
+                ANSWER=ANSWER, OUTLET_STATUS=OUTLET_STATUS,
                 FLAG_REASON=FLAG_REASON, STATUS_STYLE=STATUS_STYLE, today=clock.today(), csrf_token=generate_csrf,
                 to_local=clock.to_local)
 
 
+# The fields of the submission panel: kept when another action of the page (save, upload, remove
+# evidence) reloads it, so nothing typed there is lost.
+PROPOSAL_FIELDS = ("outcome", "rectification_days", "comment")
+
+
+def _answers_from_form(audit, form):
+    """The on-site answers and notes a page's form carries (a missing radio is "not answered")."""
+    return [{"code": i.code, "answer": form.get(f"answer-{i.code}") or None, "note": form.get(f"note-{i.code}", "")}
+            for i in audit.items if i.kind == "onsite"]
+
+
+def _proposal(form, default_days):
+    """The submission panel's values the user typed or chose — ``{field: value}`` of those that differ
+    from what the page put there (the suggested outcome, the default rectification days, no
+    comment) — or ``None`` when there are none."""
+    if form is None:
+        return None
+    values = {f: form.get(f, "") for f in PROPOSAL_FIELDS}
+    touched = {}
+    if values["outcome"] != form.get("suggested_outcome", ""):
+        touched["outcome"] = values["outcome"]
+    if values["rectification_days"] not in ("", str(default_days)):
+        touched["rectification_days"] = values["rectification_days"]
+    if values["comment"].strip():
+        touched["comment"] = values["comment"]
+    return touched or None
+
+
+def _warnings(outlets):
+    """``{outlet id: [(code, text)]}``: why each outlet due for review is a concern now, from live
+    data (the computed criteria it misses, premises not confirmed) and its flag, in a fixed number of
+    queries."""
+    from app.core import l10n
+    from app.qualification import evidence
+
+    facts = evidence.for_outlets([o.id for o in outlets])
+    result = {}
+    for o in outlets:
+        ev, found = facts.get(o.id), []
+        if ev is not None and not ev.meets_engineers:
+            found.append(("engineers", _("Certified engineers: %(n)s of %(required)s required",
+                                         n=ev.certified_engineers, required=ev.required_engineers)))
+        if ev is not None and not ev.meets_stock:
+            if ev.stock_rate is None:
+                found.append(("stock", _("No common part applies to the categories this outlet serves.")))
+            else:
+                found.append(("stock", _("Common-parts stock rate: %(rate)s of %(required)s required",
+                                         rate=f"{l10n.number_text(ev.stock_rate, '#,##0.0')}%",
+                                         required=f"{l10n.number_text(ev.required_stock_rate, '#,##0')}%")))
+        if ev is not None and not ev.has_fixed_premises:
+            found.append(("premises", _("Fixed premises not confirmed")))
+        if o.flagged_on is not None:
+            found.append(("flagged", _("Flagged on %(day)s", day=l10n.date_text(o.flagged_on))))
+        result[o.id] = found
+    return result
+
+
 class WorkbenchView(BaseView):
-    """The auditor's workbench and the HQ admin's approval screen."""
+    """The auditor's workbench and the HQ admin's approval screen.
+
+    The audit page is one form: the on-site answers, the evidence upload and the submission panel.
+    Every button posts all of it, and the server first keeps what the form carries (the answers
+    saved as a draft, a chosen file stored) before the button's own action, so no action loses
+    typed input, with or without scripts. Removing evidence asks for confirmation on a page of
+    its own (as every action on one record does, ``pages/confirm_action.html``)."""
 
     route_base = "/workbench"
     default_view = "index"
@@ -73,6 +133,9 @@ class WorkbenchView(BaseView):
     def index(self):
         """Open audits of the user's regions, the nearest due first, with their live verdict; and
         outlets due for review without an open audit."""
+        return self._index(request.args.get("outlet", type=int))
+
+    def _index(self, preselect=None, entered=None):
         audits = _scoped(db.session.query(QualificationAudit), QualificationAudit).filter(
             QualificationAudit.status.in_(services.EDITABLE)).order_by(
             QualificationAudit.due_on, QualificationAudit.id).limit(200).all()
@@ -91,12 +154,12 @@ class WorkbenchView(BaseView):
         ).order_by(Outlet.next_audit_due_on.is_(None), Outlet.next_audit_due_on, Outlet.code).limit(50).all()
         submitted = _scoped(db.session.query(QualificationAudit), QualificationAudit).filter(
             QualificationAudit.status == "submitted").count()
-        preselect = request.args.get("outlet", type=int)
         preselected = (_scoped(db.session.query(Outlet), Outlet).filter(Outlet.id == preselect).one_or_none()
                        if preselect else None)
         return self.render_template("qualification/workbench.html", audits=audits, verdicts=verdicts,
-                                    due_outlets=due, submitted=submitted, can_approve=_can(p.APPROVE),
-                                    preselected=preselected, **_template_globals())
+                                    due_outlets=due, warnings=_warnings(due), submitted=submitted,
+                                    can_approve=_can(p.APPROVE), preselected=preselected, entered=entered or {},
+                                    **_template_globals())
 
     @expose("/outlets")
     @has_access
@@ -115,43 +178,110 @@ class WorkbenchView(BaseView):
     @expose("/open", methods=["POST"])
     @has_access
     def open(self):
+        """Open an audit; a refusal shows the form again with what was entered."""
         if not csrf_ok():
             return redirect(url_for("WorkbenchView.index"))
         try:
             outlet_id = int(request.form.get("outlet") or 0) or None
         except ValueError:
             outlet_id = None
+        entered = {"kind": request.form.get("kind", ""), "due_on": request.form.get("due_on", "")}
+
+        def refused():
+            return self._index(outlet_id, entered)
+
         if outlet_id is None:
             flash(_("Choose an outlet."), "danger")
-            return redirect(url_for("WorkbenchView.index"))
+            return refused()
         due_on = None
         if request.form.get("due_on"):
             try:
                 due_on = date.fromisoformat(request.form["due_on"])
             except ValueError:
                 flash(_("Enter a date as YYYY-MM-DD."), "danger")
-                return redirect(url_for("WorkbenchView.index"))
+                return refused()
         try:
             audit = services.open_audit(outlet_id, request.form.get("kind"), _user(), due_on=due_on)
         except DomainError as exc:
             db.session.rollback()
             flash_error(exc)
-            return redirect(url_for("WorkbenchView.index"))
+            return refused()
         flash(_("Audit %(number)s opened.", number=audit.number), "success")
         return redirect(url_for("WorkbenchView.audit", pk=audit.id))
 
-    def _page(self, pk, mode):
+    # --- one audit -----------------------------------------------------------------------------
+    def _load(self, pk):
         try:
-            audit = services.get_audit(pk)
+            return services.get_audit(pk)
         except DomainError:
             abort(404)
+
+    def _check(self, pk):
+        """404 unless the audit is in the user's scope; what was read is let go, so the service
+        called next reads the audit afresh under its lock."""
+        self._load(pk)
+        db.session.rollback()
+
+    def _page(self, pk, mode, form=None):
+        """The audit page; ``form``: a posted form whose on-site answers (when they could not be
+        saved) and submission panel are shown as the user left them."""
+        audit = self._load(pk)
         lines = services.rows(audit)
         editable = mode == "work" and audit.status in services.EDITABLE and _can(p.WRITE)
+        default_days = settings.get("qualification.rectification_days")
+        verdict = checklist.verdict(lines)
+        suggested = checklist.suggested_outcome(lines)
+        proposal = {"outcome": suggested or "", "rectification_days": str(default_days), "comment": ""}
+        if form is not None and editable:
+            proposal.update(_proposal(form, default_days) or {})
+            if form.get("with_answers"):
+                posted = {a["code"]: a for a in _answers_from_form(audit, form)}
+                for line in lines:
+                    if line["code"] in posted:
+                        line.update(answer=posted[line["code"]]["answer"], note=posted[line["code"]]["note"])
         return self.render_template(
             "qualification/audit.html", audit=audit, lines=lines, facts=services.summary(audit, lines),
-            mode=mode, editable=editable, can_approve=_can(p.APPROVE), can_work=_can(p.WRITE), user=_user(),
-            default_rectification_days=settings.get("qualification.rectification_days"),
-            max_mb=settings.get("qualification.evidence_max_mb"), **_template_globals())
+            verdict=verdict, onsite_pending=len(checklist.unanswered(lines)), suggested=suggested or "",
+            proposal=proposal, mode=mode, editable=editable, can_approve=_can(p.APPROVE), can_work=_can(p.WRITE),
+            user=_user(), max_mb=settings.get("qualification.evidence_max_mb"), **_template_globals())
+
+    def _back(self, pk):
+        """After an action of the audit page: back to the page — shown at once with the submission
+        panel as the user left it when they had typed or chosen something there, else redirected."""
+        if _proposal(request.form, settings.get("qualification.rectification_days")) is not None:
+            return self._page(pk, "work", request.form)
+        return redirect(url_for("WorkbenchView.audit", pk=pk))
+
+    def _keep_input(self, pk, file_required=False):
+        """Keep what the posted form carries before the button's own action: the on-site answers
+        (saved as a draft when the form has them) and a chosen evidence file. Flashes what was kept
+        and each refusal; ``True`` when nothing was refused."""
+        kept, ok = [], True
+        if request.form.get("with_answers"):
+            answers = _answers_from_form(self._load(pk), request.form)
+            db.session.rollback()
+            try:
+                services.save_answers(pk, answers, _user())
+                kept.append(_("Answers saved."))
+            except DomainError as exc:
+                db.session.rollback()
+                flash_error(exc)
+                return False
+        upload = request.files.get("file")
+        if file_required or (upload is not None and upload.filename):
+            try:
+                services.add_evidence(pk, request.form.get("item"), upload.filename if upload else "",
+                                      upload.stream if upload else None, _user())
+                kept.append(_("Evidence uploaded."))
+            except DomainError as exc:
+                db.session.rollback()
+                flash_error(exc)
+                ok = False
+        if len(kept) == 2:
+            flash(_("Answers saved and evidence uploaded."), "success")
+        elif kept:
+            flash(kept[0], "success")
+        return ok
 
     @expose("/<int:pk>")
     @has_access
@@ -173,23 +303,26 @@ class WorkbenchView(BaseView):
     @expose("/<int:pk>/save", methods=["POST"])
     @has_access
     def save(self, pk):
-        try:
-            audit = services.get_audit(pk)
-        except DomainError:
-            abort(404)
-        answers = [{"code": i.code, "answer": request.form.get(f"answer-{i.code}") or None,
-                    "note": request.form.get(f"note-{i.code}", "")}
-                   for i in audit.items if i.kind == "onsite"]
-        db.session.rollback()
-        return self._act(pk, lambda: services.save_answers(pk, answers, _user()), _("Answers saved."))
+        """Save the on-site answers (every on-site item of the form: a missing radio clears the
+        answer), and a chosen evidence file with them."""
+        audit = self._load(pk)
+        if not csrf_ok():
+            return redirect(url_for("WorkbenchView.audit", pk=pk))
+        if not request.form.get("with_answers"):  # a form of answers only (no marker)
+            answers = _answers_from_form(audit, request.form)
+            db.session.rollback()
+            return self._act(pk, lambda: services.save_answers(pk, answers, _user()), _("Answers saved."))
+        self._keep_input(pk)
+        return self._back(pk)
 
     @expose("/<int:pk>/evidence", methods=["POST"])
     @has_access
     def upload(self, pk):
-        upload = request.files.get("file")
-        return self._act(pk, lambda: services.add_evidence(
-            pk, request.form.get("item"), upload.filename if upload else "", upload.stream if upload else None,
-            _user()), _("Evidence uploaded."))
+        """Store an evidence file for an on-site item — after saving the answers the form carries."""
+        self._check(pk)
+        if csrf_ok():
+            self._keep_input(pk, file_required=True)
+        return self._back(pk)
 
     @expose("/<int:pk>/evidence/<int:file_id>")
     @has_access
@@ -201,17 +334,57 @@ class WorkbenchView(BaseView):
         except DomainError:
             abort(404)
 
-    @expose("/<int:pk>/evidence/<int:file_id>/delete", methods=["POST"])
+    @expose("/<int:pk>/evidence/<int:file_id>/delete", methods=["GET", "POST"])
     @has_access
     def remove_evidence(self, pk, file_id):
-        return self._act(pk, lambda: services.remove_evidence(pk, file_id, _user()), _("Evidence removed."))
+        """Remove an evidence file, once confirmed: a GET, or the page's remove button (which saves
+        the answers first), shows what will be removed with a button that confirms it; only a POST
+        with ``confirmed`` removes it. The submission panel's values ride along."""
+        try:
+            services.get_evidence(pk, file_id)
+        except DomainError:
+            abort(404)
+        db.session.rollback()
+        if request.method == "POST" and csrf_ok():
+            if request.form.get("confirmed"):
+                try:
+                    services.remove_evidence(pk, file_id, _user())
+                    flash(_("Evidence removed."), "success")
+                except DomainError as exc:
+                    db.session.rollback()
+                    flash_error(exc)
+                return self._back(pk)
+            if request.form.get("cancelled"):
+                return self._back(pk)
+            if not self._keep_input(pk):
+                return self._back(pk)
+        row, _path = services.get_evidence(pk, file_id)
+        audit = row.item.audit
+        kept = {}
+        if _proposal(request.form, settings.get("qualification.rectification_days")) is not None:
+            kept = {f: request.form.get(f, "") for f in PROPOSAL_FIELDS + ("suggested_outcome",)}
+        return self.render_template("qualification/confirm_remove.html", audit=audit, file=row, item=row.item,
+                                    kept=kept)
 
     @expose("/<int:pk>/submit", methods=["POST"])
     @has_access
     def submit(self, pk):
-        return self._act(pk, lambda: services.submit(
-            pk, request.form.get("outcome"), request.form.get("comment"), request.form.get("rectification_days"),
-            _user()), _("Audit submitted for approval."))
+        """Submit for approval — after keeping the answers and a file the form carries. A refusal
+        shows the page again with the submission panel as it was filled in."""
+        self._check(pk)
+        if not csrf_ok():
+            return redirect(url_for("WorkbenchView.audit", pk=pk))
+        if not self._keep_input(pk):
+            return self._page(pk, "work", request.form)
+        try:
+            services.submit(pk, request.form.get("outcome"), request.form.get("comment"),
+                            request.form.get("rectification_days"), _user())
+        except DomainError as exc:
+            db.session.rollback()
+            flash_error(exc)
+            return self._page(pk, "work", request.form)
+        flash(_("Audit submitted for approval."), "success")
+        return redirect(url_for("WorkbenchView.audit", pk=pk))
 
     # --- the approval screen -------------------------------------------------------------------
     @expose("/approvals/")

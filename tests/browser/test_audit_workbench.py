@@ -1,7 +1,7 @@
 """The audit workbench and the approval screen in a real browser: an auditor picks an outlet,
-reads the drill-down, answers the on-site items, uploads a photo and submits a conditional outcome;
-an HQ admin approves it on the approval screen, which puts the outlet on probation with a
-follow-up audit."""
+reads the drill-down, answers the on-site items, uploads photos before saving (the answers stay),
+removes one (after confirming) and submits a conditional outcome; an HQ admin approves it on the
+approval screen, which puts the outlet on probation with a follow-up audit."""
 from datetime import timedelta
 
 from app.core import clock
@@ -9,7 +9,7 @@ from app.extensions import db
 from app.network.models import Outlet
 from app.qualification.models import QualificationAudit, QualificationEvidenceFile
 from tests import factories
-from tests.browser.conftest import login, logout, shot, switch_language
+from tests.browser.conftest import login, logout, shot
 from tests.qualification_support import PNG, qualifying_outlet
 
 
@@ -25,8 +25,6 @@ def test_audit_from_workbench_to_approval(page, tmp_path):
                                next_audit_due_on=clock.today() + timedelta(days=20))
     factories.engineer(outlet, status="suspended", employee_no="S777", name="停岗工程师")
     db.session.commit()
-    photo = tmp_path / "门头照片.png"
-    photo.write_bytes(PNG)
 
     login(page, "auditor")
     page.goto(page.base + "/workbench/")
@@ -51,22 +49,43 @@ def test_audit_from_workbench_to_approval(page, tmp_path):
     assert row.is_visible() and row.get_attribute("data-counts") == "no"
     assert "不在岗" in row.inner_text() or "Not on duty" in row.inner_text()
 
-    # on-site answers, a photo, then submit a conditional outcome
+    # nothing proposed before the on-site check
+    assert page.locator("#audit-verdict").get_attribute("data-verdict") == "awaiting_onsite"
+    assert page.input_value("#outcome") == ""
+
+    # on-site answers typed, then photos uploaded before saving: the answers are kept (saved first)
     page.check("#answer-fixed_premises-yes")
     page.check("#answer-signage-yes")
     page.check("#answer-tools-no")
     page.fill("#note-tools", "检漏仪缺失，限期补齐")
-    page.click("#save-answers")
-    page.wait_for_selector("#upload-form")
-    page.select_option("#upload-item", "fixed_premises")
-    page.set_input_files("#upload-file", str(photo))
-    page.click("#upload-button")
-    page.wait_for_selector(".evidence-file")
+    page.fill("#submit-comment", "工具不全，20天内整改")
+    for name in ("门头照片.png", "多余照片.png"):
+        (tmp_path / name).write_bytes(PNG)
+        page.select_option("#upload-item", "fixed_premises")
+        page.set_input_files("#upload-file", str(tmp_path / name))
+        page.click("#upload-button")
+        page.wait_for_selector(f".evidence-file:has-text('{name}')")
+    assert page.is_checked("#answer-fixed_premises-yes") and page.is_checked("#answer-tools-no")
+    assert page.input_value("#note-tools") == "检漏仪缺失，限期补齐"
+    assert page.input_value("#submit-comment") == "工具不全，20天内整改"
+    assert page.locator('.onsite-item[data-code="tools"]').get_attribute("data-answer") == "no"
+    assert page.locator("#audit-verdict").get_attribute("data-verdict") == "qualifies"  # tools: not required
+    assert page.input_value("#outcome") == "pass"
+    shot(page, "audit-workbench")
+
+    # removing a photo asks first; nothing is removed before the confirmation
+    extra = page.locator(".evidence-file", has_text="多余照片.png")
+    extra.locator(".evidence-remove").click()
+    page.wait_for_selector("#confirm-action")
+    assert db.session.query(QualificationEvidenceFile).count() == 2
+    page.click("#confirm-action-submit")
+    page.wait_for_selector("#audit-page")
+    assert page.locator(".evidence-file").count() == 1
     assert "门头照片.png" in page.locator('.onsite-item[data-code="fixed_premises"]').inner_text()
+    assert page.input_value("#submit-comment") == "工具不全，20天内整改"
     assert page.locator('.onsite-item[data-code="tools"]').get_attribute("data-answer") == "no"
     page.select_option("#outcome", "conditional")
     page.fill("#rectification_days", "20")
-    page.fill("#submit-comment", "工具不全，20天内整改")
     shot(page, "workbench-audit")
     page.click("#submit-button")
     page.wait_for_selector("#proposed-outcome")
