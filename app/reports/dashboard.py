@@ -5,7 +5,8 @@ enumerations, the weeks of the period and the regions, never on the number of ro
 comes from ``COUNT`` / ``SUM(CASE …)`` / ``AVG`` in SQL, so no business row is loaded into Python;
 the region scope is the same ``core.scope`` condition the lists use, so a regional manager's or
 service agent's dashboard counts exactly the rows their lists show (HQ admins, auditors and admins
-see every region).
+see every region). A user restricted to a single region sees that region's outlets in the
+"regions" chart, one bar each, instead of a lone bar for the region.
 
 What each figure counts is written once, in ``DEFINITIONS`` below: the page shows it as the tile's
 tooltip and in its list of definitions, and the README repeats it. The **period** is the last
@@ -45,6 +46,8 @@ CLOSED_COMPLAINT = ("resolved", "closed")
 # the network yet; suspended and terminated ones do not serve customers.
 SERVING_OUTLET = ("active", "probation")
 NOT_SERVING_OUTLET = tuple(code for code in OUTLET_STATUS.codes if code not in SERVING_OUTLET)
+OUTLET_BARS = 20
+"""Bars of the per-outlet chart of a single-region user: the outlets with the most open complaints."""
 
 
 # --- the definitions: one text per figure --------------------------------------------------------
@@ -97,6 +100,12 @@ DEFINITIONS = {
         "By region: outlets active or on probation today; complaints open today (not resolved or "
         "closed), whenever received; the SLA breach rate of the complaints received in the period, "
         "counted as the SLA breach rate tile."),
+    "region_outlets": _l(
+        "By outlet, for a user working on a single region: that region's outlets active or on probation "
+        "today, and any other of its outlets with open complaints, one bar each: complaints received in "
+        "the period, complaints open today (not resolved or closed) and the SLA breach rate of the "
+        "complaints received in the period. With more than %(n)s outlets, the %(n)s with the most open "
+        "complaints."),
     "trend": _l(
         "Weekly trend: complaints received and service orders completed per week (Monday to Sunday, "
         "Asia/Shanghai) for every week the period touches; a week counts all its days. The current "
@@ -108,7 +117,7 @@ DEFINITION_ORDER = (
     "period", "breach_rate", "mean_response_minutes", "mean_resolution_hours", "complaint_resolution",
     "complaint_satisfaction", "order_satisfaction", "open_audits", "audits_due", "certificates_expiring",
     "low_stock_outlets", "complaints_by_status", "complaints_by_severity", "outlets_by_status", "regions",
-    "trend")
+    "region_outlets", "trend")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -235,6 +244,7 @@ def definitions():
         "order_satisfaction": {"target": decimal(float(settings.get("kpi.satisfaction_target")), "0.0#")},
         "audits_due": {"days": _audit_horizon_days()},
         "certificates_expiring": {"days": _expiring_days()},
+        "region_outlets": {"n": OUTLET_BARS},
     }
     return {key: str(DEFINITIONS[key]) % values.get(key, {}) for key in DEFINITION_ORDER}
 
@@ -463,8 +473,63 @@ def trend(days=DEFAULT_WINDOW_DAYS):
     }
 
 
+def _single_region():
+    """The region id of a user restricted to exactly one region, else ``None``."""
+    ids = scope.current_region_ids()
+    return next(iter(ids)) if ids is not None and len(ids) == 1 else None
+
+
+def _region_outlets(region_id, days):
+    """One region's outlets (those serving today, and any other with open complaints): complaints
+    received in the period, open now, and the period's SLA breach rate, per outlet."""
+    start = window_start(days)
+    in_window = _in_period(Complaint.received_at, start)
+    open_now = _count_if(Complaint.status.not_in(CLOSED_COMPLAINT))
+    received_in = _count_if(in_window)
+    stmt = _scoped(
+        select(Outlet.id, Outlet.code, Outlet.name, open_now, received_in, _count_if(and_(in_window, _breached())),
+               func.count().over())
+        .outerjoin(Complaint, Complaint.outlet_id == Outlet.id)
+        .where(Outlet.region_id == region_id)
+        .group_by(Outlet.id, Outlet.code, Outlet.name, Outlet.status)
+        .having(or_(Outlet.status.in_(SERVING_OUTLET), open_now > 0))
+        .order_by(open_now.desc(), received_in.desc(), Outlet.code)
+        .limit(OUTLET_BARS), Outlet)
+    rows = sorted(db.session.execute(stmt).all(), key=lambda row: row[1])
+    region_name = db.session.execute(select(Region.name).where(Region.id == region_id)).scalar() or ""
+    total = _int(rows[0][6]) if rows else 0
+    if total > len(rows):
+        title = gettext("By outlet in %(region)s, last %(days)s days: the %(shown)s of %(total)s outlets with "
+                        "the most open complaints", region=region_name, days=days, shown=len(rows), total=total)
+    else:
+        title = gettext("By outlet in %(region)s, last %(days)s days", region=region_name, days=days)
+    result = {"title": title, "days": days, "per_outlet": True, "total_outlets": total, "ids": [], "codes": [],
+              "labels": [], "open_complaints": [], "received": [], "breach_rate": [], "breach_rate_display": [],
+              "links": [],
+              "names": {"received": gettext("Complaints received"),
+                        "open_complaints": gettext("Open complaints"),
+                        "breach_rate": gettext("SLA breach rate")}}
+    for outlet_id, code, name, open_count, received, breached, _total in rows:
+        rate = _ratio(_int(breached), _int(received))
+        result["ids"].append(outlet_id)
+        result["codes"].append(code)
+        result["labels"].append(name)
+        result["open_complaints"].append(_int(open_count))
+        result["received"].append(_int(received))
+        result["breach_rate"].append(rate)
+        result["breach_rate_display"].append(percent(rate))
+        result["links"].append(_link("ComplaintView.list", _flt_0_outlet=outlet_id))
+    return result
+
+
 def regions(days=DEFAULT_WINDOW_DAYS):
-    """Per region: outlets serving today, complaints open now, SLA breach rate of the period's complaints."""
+    """Per region: outlets serving today, complaints open now, SLA breach rate of the period's complaints.
+
+    A user restricted to a single region sees that region's outlets instead, one bar each
+    (``_region_outlets``)."""
+    single = _single_region()
+    if single is not None:
+        return _region_outlets(single, days)
     start = window_start(days)
     region_stmt = _scoped(
         select(Region.id, Region.code, Region.name, func.count(Outlet.id))
@@ -481,8 +546,8 @@ def regions(days=DEFAULT_WINDOW_DAYS):
         .join(Outlet, Outlet.id == Complaint.outlet_id)
         .group_by(Outlet.region_id), Outlet)
     stats = {row[0]: row[1:] for row in db.session.execute(complaint_stmt).all()}
-    result = {"title": gettext("By region, last %(days)s days", days=days), "days": days, "ids": [],
-              "codes": [], "labels": [], "outlets": [], "open_complaints": [], "received": [],
+    result = {"title": gettext("By region, last %(days)s days", days=days), "days": days, "per_outlet": False,
+              "ids": [], "codes": [], "labels": [], "outlets": [], "open_complaints": [], "received": [],
               "breach_rate": [], "breach_rate_display": [], "links": [],
               "names": {"outlets": gettext("Outlets active or on probation"),
                         "open_complaints": gettext("Open complaints"),
@@ -535,5 +600,9 @@ def calendar_notices(user=None):
 
 
 def page_context():
-    """What the page shell needs besides the API: the definitions (tooltips) and HQ notices."""
-    return {"definitions": definitions(), "calendar_notices": calendar_notices()}
+    """What the page shell needs besides the API: the definitions (tooltips), whether the regions
+    chart shows one region's outlets, and the user's "today" section (``reports.home``)."""
+    from app.reports import home
+
+    return {"definitions": definitions(), "single_region": _single_region() is not None,
+            "today": home.sections()}

@@ -1,16 +1,22 @@
-"""The home page is the dashboard; its numbers come from ``GET /api/v1/dashboard/<panel>``.
+"""The home page is the dashboard: what the user must act on today, then the charts.
 
-The page itself is a shell without data (charts, cards, translated texts): anonymous visitors are
-sent to the login page by ``security.guard`` like everywhere else, and a signed-in user without the
-dashboard permission sees the plain welcome page. Every number is fetched from the API below,
-which checks ``can_read`` on ``Dashboard`` (``@protect``) and applies the user's region scope.
+Anonymous visitors are sent to the login page by ``security.guard`` like everywhere else, and a
+signed-in user without the dashboard permission sees the plain welcome page. The "today" section
+(``reports.home``: panels chosen by the user's roles) is rendered with the page for those who may
+read the dashboard; each panel without an exact filtered list elsewhere has its full list at
+``/today/<panel>`` (``TodayView``, ``can_read`` on ``Dashboard``). The charts' numbers are fetched
+from the API below, which checks ``can_read`` on ``Dashboard`` (``@protect``) and applies the
+user's region scope.
 """
-from flask import current_app, request
-from flask_appbuilder import IndexView, expose
+from math import ceil
+
+from flask import abort, current_app, request
+from flask_appbuilder import BaseView, IndexView, expose
 from flask_appbuilder.api import BaseApi, protect
+from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
 
-from app.reports import dashboard
+from app.reports import dashboard, home
 from app.security import permissions as p
 
 
@@ -33,6 +39,29 @@ class HomeView(IndexView):
             self.dashboard_template, appbuilder=self.appbuilder,
             panels=list(dashboard.PANELS), default_days=dashboard.DEFAULT_WINDOW_DAYS,
             window_choices=(30, 90, 365), **dashboard.page_context())
+
+
+class TodayView(BaseView):
+    """``/today/<panel>?page=N``: every row of one of the user's "today" panels, a page at a time."""
+
+    route_base = "/today"
+    default_view = "panel_list"
+    class_permission_name = p.DASHBOARD
+    method_permission_name = {"panel_list": "read"}
+    base_permissions = ["can_read"]
+
+    @expose("/<key>")
+    @has_access
+    def panel_list(self, key):
+        user = current_app.appbuilder.sm.current_user
+        spec = home.PANELS.get(key)
+        if spec is None or not spec.full_list or not home.may_see(user, key):
+            abort(404)
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        result = home.panel(key, user, limit=home.PAGE_SIZE, offset=(page - 1) * home.PAGE_SIZE)
+        pages = max(ceil(result["count"] / home.PAGE_SIZE), 1)
+        return self.render_template("reports/today_list.html", panel=result, page=page, pages=pages,
+                                    title=result["title"])
 
 
 class DashboardApi(BaseApi):
@@ -83,3 +112,4 @@ class DashboardApi(BaseApi):
 
 def register(appbuilder):
     appbuilder.add_api(DashboardApi)
+    appbuilder.add_view_no_menu(TodayView)

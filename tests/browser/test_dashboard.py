@@ -100,9 +100,10 @@ def test_manager_sees_their_region_only(world, page):
     login(page, "manager_e")
     page.goto(page.base + "/")
     _wait_for_charts(page)
+    # a single region: its outlets, one bar each (SH001, then SH009 on probation)
     labels = page.evaluate("echarts.getInstanceByDom(document.getElementById('chart-regions'))"
                            ".getOption().xAxis[0].data")
-    assert labels == ["华东区"]
+    assert labels == ["上海浦东网点", "测试网点"]
     values = page.evaluate("echarts.getInstanceByDom(document.getElementById('chart-complaints_by_status'))"
                            ".getOption().series[0].data")
     assert values == [2, 0, 0, 0, 1]  # TS-B-4 is in region W

@@ -112,7 +112,10 @@
         }, links);
     }
 
+    // One bar group per region, or per outlet for a user working on a single region: the first
+    // bar series is the region's outlets, or the outlet's complaints received in the period.
     function regions(data) {
+        var first = data.per_outlet ? "received" : "outlets";
         text(document.getElementById("title-regions"), data.title);
         draw("regions", {
             color: [COLORS[0], COLORS[2], COLORS[3]],
@@ -122,7 +125,7 @@
                     var i = params.length ? params[0].dataIndex : 0;
                     return [
                         data.labels[i],
-                        data.names.outlets + ": " + data.outlets[i],
+                        data.names[first] + ": " + data[first][i],
                         data.names.open_complaints + ": " + data.open_complaints[i],
                         data.names.breach_rate + ": " + data.breach_rate_display[i]
                     ].map(escapeHtml).join("<br>");
@@ -130,12 +133,13 @@
             },
             legend: {bottom: 0},
             grid: {left: 40, right: 40, top: 16, bottom: 48, containLabel: true},
-            xAxis: {type: "category", data: data.labels, axisLabel: {interval: 0}},
+            xAxis: {type: "category", data: data.labels,
+                    axisLabel: {interval: 0, rotate: data.labels.length > 6 ? 30 : 0}},
             yAxis: [{type: "value", minInterval: 1},
                     {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}}],
             graphic: emptyGraphic(data.labels.length),
             series: [
-                {type: "bar", name: data.names.outlets, data: data.outlets, barMaxWidth: 40, cursor: "pointer"},
+                {type: "bar", name: data.names[first], data: data[first], barMaxWidth: 40, cursor: "pointer"},
                 {type: "bar", name: data.names.open_complaints, data: data.open_complaints, barMaxWidth: 40,
                  cursor: "pointer"},
                 {type: "line", name: data.names.breach_rate, yAxisIndex: 1, cursor: "pointer",
