@@ -270,17 +270,20 @@ def test_customer_phones_are_kept_out_of_the_trail(world, since):
 
 def test_an_auditor_proves_the_trail_intact_from_the_page_and_sees_a_break(world, login, since):
     auditor = login("auditor")
-    page = auditor.get("/auditeventview/verify", follow_redirects=True).get_data(as_text=True)
+    assert auditor.get("/auditeventview/verify").status_code == 405  # a POST: the run is recorded
+    page = auditor.post("/auditeventview/verify", follow_redirects=True).get_data(as_text=True)
     assert "alert-success" in page and "alert-danger" not in page
     event = db.session.query(AuditEvent).order_by(AuditEvent.id.desc()).first()
     original = event.changes
     _tamper("UPDATE audit_event SET changes = :c WHERE id = :i", {"c": original + " ", "i": event.id})
     try:
-        page = auditor.get("/auditeventview/verify", follow_redirects=True).get_data(as_text=True)
+        page = auditor.post("/auditeventview/verify",
+                            follow_redirects=True).get_data(as_text=True)
         assert "alert-danger" in page and f" {event.id}" in page
     finally:
         _tamper("UPDATE audit_event SET changes = :c WHERE id = :i", {"c": original, "i": event.id})
-    assert login("agent_e").get("/auditeventview/verify").status_code in (302, 403)
+    agent = login("agent_e")
+    assert agent.post("/auditeventview/verify").status_code in (302, 403)
 
 
 def test_bookkeeping_alone_records_nothing(world, since):

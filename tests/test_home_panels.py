@@ -183,12 +183,12 @@ def test_hq_auditor_and_admin_panels(home, login):
     assert set(found) == {"my_audits", "trail_verification"}
     assert found["my_audits"][:2] == (2, [w.q5.id, w.q4.id])   # due first; not q1 (submitted), q6, q7
     # verifying the trail is recorded: the panel shows when, by whom and the result
-    assert auditor.get("/auditeventview/verify").status_code == 302
+    assert auditor.post("/auditeventview/verify").status_code == 302
     html = home_page(auditor)
     assert 'class="today-verification text-success" data-ok="1"' in html
     section = html.split('id="today-trail_verification"', 1)[1].split("today-panel", 1)[0]
     assert "auditor Test" in section  # the auditor, by name
-    assert "2026" in section and 'href="/auditeventview/verify"' in section
+    assert "2026" in section and 'action="/auditeventview/verify"' in section
 
     admin = login("admin")
     found = panels(home_page(admin))

@@ -59,6 +59,7 @@ EXTRA_ENTITY_LABELS.update({
     "ab_register_user": _l("User Registrations"),
     "ab_api_key": _l("API key"),
     "complaint_event": _l("complaint timeline entry"),
+    "audit_event": _l("Audit trail"),
     "complaint_pause": _l("complaint pause"),
     "qualification_audit_item": _l("audit checklist item"),
     "qualification_evidence_file": _l("audit evidence file"),

@@ -391,14 +391,18 @@ class AuditEventView(BaseModelView):
         return {"event": item, "event_lines": present.lines(item, html=True),
                 "event_is_change": item.action in present.ROW_ACTIONS}
 
-    @expose("/verify")
+    @expose("/verify", methods=["POST"])
     @has_access
     def verify(self):
-        """Recompute every hash and link of the trail and say whether anything was edited."""
+        """Recompute every hash and link of the trail and say whether anything was edited. A POST:
+        the run is itself recorded in the trail (``verify_and_record``)."""
         from flask import flash, redirect, url_for
 
         from app.audit_trail.web import verify_and_record
+        from app.core.web import csrf_ok
 
+        if not csrf_ok():
+            return redirect(url_for("AuditEventView.list"))
         result = verify_and_record()
         if result["ok"]:
             flash(gettext("The audit trail is intact: %(n)s events checked, every hash and link verified.",
