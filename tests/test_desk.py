@@ -98,3 +98,31 @@ def test_public_base_url_comes_from_the_environment_and_must_be_an_address(monke
         config.load("development")
     monkeypatch.delenv("PUBLIC_BASE_URL")
     assert config.load("development")["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+
+
+def test_a_delegate_sees_another_regions_number_unlinked(world, login):
+    """manager_e decides for region W as manager_w's delegate but cannot open W's complaints: the
+    card names the complaint without a link that would only answer 404."""
+    from app.complaints.models import Complaint, EscalationDelegation
+    from app.core import clock, scope
+    from app.core.services import save
+
+    with scope.acting_as(factories.user("hq")):
+        west = Complaint(customer_name="李女士", customer_phone="13900001111", channel="phone",
+                         outlet=world.outlet_w, severity="general", description="洗衣机漏水",
+                         received_at=clock.now())
+        save(west)
+    east = new_complaint(world)
+    for c, agent in ((west, "hq"), (east, "agent_e")):
+        services.escalate(c.id, "severity", "repair", None, "需要高级工程师", factories.user(agent))
+    db.session.add(EscalationDelegation(manager=factories.user("manager_w"), delegate=factories.user("manager_e"),
+                                        starts_on=clock.today(), ends_on=clock.today()))
+    db.session.commit()
+    manager = login("manager_e")
+    page = manager.get("/desk/").get_data(as_text=True)
+    [w_esc] = db.session.query(Escalation).filter_by(complaint_id=west.id).all()
+    [e_esc] = db.session.query(Escalation).filter_by(complaint_id=east.id).all()
+    assert f'href="/complaintview/show/{east.id}"' in _card(page, e_esc.id)
+    west_card = _card(page, w_esc.id)
+    assert west.number in west_card and "/complaintview/show/" not in west_card
+    assert manager.get(f"/complaintview/show/{west.id}").status_code == 404

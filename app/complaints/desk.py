@@ -18,7 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from app.complaints import services
 from app.complaints.enums import COMPLAINT_STATUS, ESCALATION_REASON, EVENT_KIND, REMEDY, SEVERITY
 from app.complaints.models import Complaint, Escalation
-from app.core import clock
+from app.core import clock, scope
 from app.core.errors import DomainError
 from app.core.web import csrf_ok, flash_error
 from app.extensions import db
@@ -70,6 +70,9 @@ class EscalationDeskView(BaseView):
         user = current_app.appbuilder.sm.current_user
         escalations = pending_escalations()
         parents = _parents(escalations)
+        # a delegate decides for another manager's region but reads only their own regions'
+        # complaints: the desk card (with its timeline) is all they get of those
+        regions = scope.current_region_ids()
         items = []
         for esc in escalations:
             try:
@@ -79,7 +82,8 @@ class EscalationDeskView(BaseView):
                 can_decide, why = False, str(exc.message)
             mine = esc.id == failed
             items.append({"esc": esc, "c": esc.complaint, "can_decide": can_decide, "why": why,
-                          "level1": parents.get(esc.parent_id), "timeline": services.timeline(esc.complaint),
+                          "level1": parents.get(esc.parent_id),
+                          "can_open": regions is None or esc.complaint.outlet.region_id in regions, "timeline": services.timeline(esc.complaint),
                           "error": error if mine else None, "typed": typed if mine else ""})
         return items
 
