@@ -104,3 +104,18 @@ class _statements:
 
     def __exit__(self, *exc):
         event.remove(db.engine, "before_cursor_execute", self._seen)
+
+
+def test_the_security_pages_have_the_same_buttons(login):
+    """Users, roles and groups (FAB's pages): named add buttons, 记录数 with a Chinese colon, and
+    编辑 on a record's page for the admin, who may edit it."""
+    admin = login("admin")
+    user_id = factories.user("agent_e").id
+    users = admin.get("/users/list/").get_data(as_text=True)
+    assert "新增用户" in text(users) and "记录数：" in text(users) and "记录数:" not in text(users)
+    roles = admin.get("/roles/list/").get_data(as_text=True)
+    assert "新增角色" in text(roles) and "记录数：" in text(roles)
+    shown = admin.get(f"/users/show/{user_id}").get_data(as_text=True)
+    assert f'href="/users/edit/{user_id}"' in shown and 'id="record-edit"' in shown
+    role_id = factories.user("agent_e").roles[0].id
+    assert f'href="/roles/edit/{role_id}"' in admin.get(f"/roles/show/{role_id}").get_data(as_text=True)

@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, EqualTo
 
 from app.security import api as api_module, api_errors, credentials, limits, passwords
 from app.core.views import SafeModelViewMixin
+from app.core.widgets import PageListWidget, PageShowWidget
 from app.security.roles import role_label
 
 
@@ -108,9 +109,36 @@ class AuthDBView(fab_views.AuthDBView):
         return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
 
 
+class NamedButtonsMixin:
+    """FAB's security pages with the buttons of the app's own pages (``pages/record_buttons.html``):
+    an add button named after the record, and 编辑/删除 on a record's page for those who may."""
+
+    singular = None
+
+    def _get_list_widget(self, filters, **kwargs):
+        if self.singular is not None:
+            kwargs.setdefault("add_label", gettext("Add %(name)s", name=self.singular))
+        return super()._get_list_widget(filters, **kwargs)
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        from flask import url_for
+
+        widgets = super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
+        for method in ("edit", "delete"):
+            allowed = self.appbuilder.sm.has_access("can_" + self.get_method_permission(method),
+                                                    self.class_permission_name)
+            widgets["show"].template_args[f"{method}_url"] = (
+                url_for(f"{self.endpoint}.{method}", pk=pk) if allowed else None)
+        return widgets
+
+
 # The subclasses keep FAB's class names: permission names and endpoints derive from them.
-class UserDBModelView(SafeModelViewMixin, fab_views.UserDBModelView):
+class UserDBModelView(NamedButtonsMixin, SafeModelViewMixin, fab_views.UserDBModelView):
     """FAB shows the active flag as "True"/"False" and empty values as "None"."""
+
+    singular = _l("user")
+    list_widget = PageListWidget
+    show_widget = PageShowWidget
 
     formatters_columns = {"active": _yes_no, "roles": _roles, "groups": _groups, **{col: _blank for col in (
         "last_login", "login_count", "fail_login_count", "created_on", "changed_on", "created_by", "changed_by")}}
@@ -153,12 +181,13 @@ class UserDBModelView(SafeModelViewMixin, fab_views.UserDBModelView):
         return redirect(self.get_redirect())
 
 
-class RoleModelView(SafeModelViewMixin, fab_views.RoleModelView):
+class RoleModelView(NamedButtonsMixin, SafeModelViewMixin, fab_views.RoleModelView):
     """FAB labels only the listed columns; the search filters offer users and groups too. Its list
     and page templates (app/templates/appbuilder/general/widgets/roles/) and the form's choices
     show roles and permissions by readable names."""
 
     label_columns = {**fab_views.RoleModelView.label_columns, "user": _l("User"), "groups": _l("Groups")}
+    singular = _l("role")
 
     def _init_forms(self):
         from app.security.permission_labels import permission_text
@@ -198,11 +227,14 @@ class RoleModelView(SafeModelViewMixin, fab_views.RoleModelView):
         return redirect(self.get_redirect())
 
 
-class UserGroupModelView(SafeModelViewMixin, fab_views.UserGroupModelView):
+class UserGroupModelView(NamedButtonsMixin, SafeModelViewMixin, fab_views.UserGroupModelView):
     """FAB gives its group pages no labels at all (they read "Name", "Label", … in English)."""
 
     label_columns = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
                      "users": _l("User"), "roles": _l("Role")}
+    singular = _l("group")
+    list_widget = PageListWidget
+    show_widget = PageShowWidget
     formatters_columns = {"roles": _roles}
 
 
