@@ -70,7 +70,7 @@ class AuditEventApi(BaseApi):
         ``POST`` also records the run in the trail (when, by whom, the result), as the page's button does.
 
         ---
-        get:
+        get: &verify_result
           responses:
             200:
               description: The result of the check
@@ -82,18 +82,7 @@ class AuditEventApi(BaseApi):
                       ok: {type: boolean}
                       checked: {type: integer}
                       first_broken_id: {type: integer, nullable: true}
-        post:
-          responses:
-            200:
-              description: The result of the check
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      ok: {type: boolean}
-                      checked: {type: integer}
-                      first_broken_id: {type: integer, nullable: true}
+        post: *verify_result
         """
         if request.method == "POST":
             return self.response(200, **verify_and_record())
