@@ -275,7 +275,9 @@ def test_every_generated_list_exports_as_csv(app, world, login):
     for view in app.appbuilder.baseviews:
         if not isinstance(view, BaseModelView):
             continue
-        rows = _csv(admin.get(f"/{view.route_base.strip('/')}/export.csv"))
+        # the trail holds every event of the whole run: one record's events are enough here
+        query = f"?_flt_0_entity=outlet&_flt_1_record_id={world.outlet_e.id}" if view.route_base == "/auditeventview" else ""
+        rows = _csv(admin.get(f"/{view.route_base.strip('/')}/export.csv{query}"))
         assert rows and len(rows[0]) >= len(view.list_columns), view.__class__.__name__
         assert all(len(row) == len(rows[0]) for row in rows), view.__class__.__name__
 
