@@ -6,7 +6,6 @@ import io
 from datetime import date, datetime
 from decimal import Decimal
 
-import pytest
 from flask_babel import force_locale
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -15,25 +14,11 @@ from app.engineers.models import Engineer
 from app.extensions import db
 from app.parts.models import Part
 from app.reports import imports
-from tests.test_imports import _cell, _examples, _headers, _latest_job, _status, _upload, _workbook, _zh
+from tests.test_imports import (  # noqa: F401  (queued: the fixture, shared)
+    _cell, _examples, _headers, _latest_job, _status, _upload, _workbook, _zh, queued,
+)
 
 ENTITIES = ("engineer", "certification", "part", "stock", "service_order")
-
-
-@pytest.fixture
-def queued(app, monkeypatch):
-    """The jobs the pages enqueue, recorded instead of sent; ``run()`` performs them here."""
-    calls = type("Calls", (list,), {})()
-    monkeypatch.setattr(imports, "_enqueue", lambda func, job_id: calls.append((func, job_id)))
-
-    def run():
-        while calls:
-            func, job_id = calls.pop(0)
-            with app.app_context():
-                func(job_id)
-
-    calls.run = run
-    return calls
 
 
 def _letters(entity):
