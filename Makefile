@@ -8,7 +8,7 @@ setup:
 i18n:
 	bin/i18n update
 bench:
-	bin/setup && .venv/bin/python bench/seed_scale.py && .venv/bin/python bench/audit_overhead.py
+	bin/setup && .venv/bin/python -m bench.run $(BENCH_ARGS)
 fuzz:
 	bin/setup && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 faults:
