@@ -261,7 +261,7 @@ def prepare(events):
 
 def _load(table, keys, store):
     from sqlalchemy import Integer
-    from sqlalchemy.orm import selectinload
+    from sqlalchemy.orm import joinedload, lazyload
     from sqlalchemy.orm.interfaces import MANYTOONE
 
     from app.extensions import db
@@ -281,8 +281,10 @@ def _load(table, keys, store):
             values.append(key)
         elif key.lstrip("-").isdigit():
             values.append(int(key))
-    options = [selectinload(getattr(model, rel.key)) for rel in mapper.relationships
-               if rel.direction is MANYTOONE and rel.lazy not in ("joined", "selectin")]
+    # the records a name needs (one level of many-to-one) in the same statement; nothing else:
+    # the models' own eager chains (an outlet's region, the region's users…) are not needed here
+    options = [lazyload("*")] + [joinedload(getattr(model, rel.key)).lazyload("*")
+                                 for rel in mapper.relationships if rel.direction is MANYTOONE]
     attribute = mapper.get_property_by_column(pk).key
     for start in range(0, len(values), 500):
         chunk = values[start:start + 500]

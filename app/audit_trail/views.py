@@ -422,7 +422,7 @@ class AuditEventView(BaseModelView):
 
         export = AuditExport(self, request.args)
         try:
-            export.count()  # a filter value the database refuses: say so before streaming
+            export.probe()  # a filter value the database refuses: say so before streaming
         except Exception:
             db.session.rollback()
             flash(gettext("These filters cannot be applied; please check their values."), "danger")

@@ -183,8 +183,26 @@ def complete(spec, app):
             for code in ERROR_STATUSES:
                 answers.setdefault(code, {"$ref": f"#/components/responses/{code}"})
             _fix_generic(path, method, answers, own)
+            _list_count(answers)
         _walk_schemas(item)
     return spec
+
+
+COUNT_DOC = ("The number of matching records: exact up to 10,000 (core.datamodel.COUNT_LIMIT); beyond that "
+             "(count_exact false) a lower bound, one record past the requested page, so a next page is known "
+             "to exist when count > (page + 1) * page_size.")
+
+
+def _list_count(answers):
+    """A list's ``count`` is exact only up to a limit: say so, and describe ``count_exact``."""
+    schema = (((answers.get(200) or answers.get("200") or {}).get("content") or {})
+              .get("application/json", {}).get("schema") or {})
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict) or "count" not in props or "ids" not in props:
+        return
+    props["count"] = {"type": "integer", "description": COUNT_DOC}
+    props["count_exact"] = {"type": "boolean", "description": "Whether count is the exact number of matching "
+                                                              "records (false: a lower bound)."}
 
 
 def _fix_generic(path, method, answers, own):

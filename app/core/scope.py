@@ -57,9 +57,19 @@ def acting_as(user):
         g.pop("_region_scope", None)
 
 
+def _principal(user):
+    from app.security.manager import principal_of
+
+    return principal_of(user)
+
+
 def user_region_ids(user):
     from app.extensions import db
     from app.network.models import region_user
+
+    principal = _principal(user)
+    if principal is not None:  # read with the user at the start of the request
+        return principal.region_ids
 
     rows = db.session.execute(select(region_user.c.region_id).where(region_user.c.user_id == user.id))
     return frozenset(r[0] for r in rows)
@@ -94,6 +104,9 @@ def is_unrestricted(user):
         return True
     if user is None:
         return False
+    principal = _principal(user)
+    if principal is not None:
+        return bool(principal.role_names & UNRESTRICTED_ROLES)
     return any(role.name in UNRESTRICTED_ROLES for role in user.roles)
 
 

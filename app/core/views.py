@@ -36,7 +36,7 @@ from wtforms.fields import DateField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.core import scope
-from app.core.datamodel import ScopedInterface
+from app.core.datamodel import ScopedInterface, count_exact
 from app.core.errors import DomainError
 from app.core.filters import (
     ENUM_FILTERS, TEXT_FILTERS, FilterBoolIs, FilterDateWithinDays, FilterInRegion, FilterRelatedIncludes,
@@ -477,7 +477,7 @@ class BaseModelView(SafeModelViewMixin, ModelView):
             order_column, order_direction = self.base_order
         joined_filters = filters.get_joined_filters(self._base_filters)
         count, lst = self.datamodel.query(joined_filters, order_column, order_direction, page=page,
-                                          page_size=page_size)
+                                          page_size=page_size, eager=self.list_relations())
         pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(lst)]
         values = list(self.datamodel.get_values(lst, self.list_columns))
         values = self._blank_nones(self._merge_computed(lst, values, self.list_columns))
@@ -496,9 +496,26 @@ class BaseModelView(SafeModelViewMixin, ModelView):
             modelview_name=self.__class__.__name__,
             add_label=self.add_label(),
             wrap_columns=self.wrap_columns,
+            count_exact=count_exact(),
             **kwargs,
         )
         return widgets
+
+    list_eager = ()
+    """Relation paths a list's computed columns or formatters read besides the shown ones
+    (``("outlet.region",)``), loaded with the page's rows."""
+
+    def list_relations(self):
+        """The relations the list shows (a column that is a relation, or a dotted column's
+        relations), loaded with the page: never one query per row."""
+        dm = self.datamodel
+        paths = []
+        for col in self.list_columns:
+            if "." in col:
+                paths.append(col)
+            elif col in dm.list_properties and dm.is_relation(col):
+                paths.append(col)
+        return paths + list(self.list_eager)
 
     def add_label(self):
         """The list's add button: "Add complaint" / "新增投诉" (or just "Add" without a ``singular``)."""
@@ -605,7 +622,7 @@ class BaseModelView(SafeModelViewMixin, ModelView):
 
         export = exports.ListExport(self, request.args)
         try:
-            export.count()  # a filter value the database refuses: say so before streaming
+            export.probe()  # a filter value the database refuses: say so before streaming
         except Exception:
             db.session.rollback()
             from flask import redirect

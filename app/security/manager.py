@@ -301,22 +301,31 @@ class SecurityManager(FabSecurityManager):
                 user_id = int(payload["sub"])
             except (KeyError, TypeError, ValueError):
                 return True
-            return payload.get(credentials.CLAIM) != credentials.current_version(user_id)
+            user, principal = load_principal(user_id)  # the token's user, read once per request
+            if user is None:
+                return True
+            return payload.get(credentials.CLAIM) != principal.credential_version
 
         return jwt
 
     def load_user(self, pk):
-        """The session's user, unless the session predates the user's last credential change."""
-        user = super().load_user(pk)
-        if user is None or not has_request_context():
-            return user
-        if session.get(credentials.SESSION_KEY) != credentials.current_version(user.id):
+        """The session's user, unless the session predates the user's last credential change
+        (read with the user's roles, permissions and regions: ``load_principal``)."""
+        if not has_request_context():
+            return super().load_user(pk)
+        try:
+            user, principal = load_principal(int(pk))
+        except (TypeError, ValueError):
+            return None
+        if user is None or not user.is_active:
+            return None
+        if session.get(credentials.SESSION_KEY) != principal.credential_version:
             return None
         return user
 
     def load_user_jwt(self, _jwt_header, jwt_data):
         """A token's user (the token itself was checked against the credential version)."""
-        user = self.get_user_by_id(int(jwt_data["sub"]))
+        user, _principal = load_principal(int(jwt_data["sub"]))
         if user and user.is_active:
             g.user = user
             return user
@@ -325,6 +334,41 @@ class SecurityManager(FabSecurityManager):
     def on_user_logout(self, user):
         super().on_user_logout(user)
         credentials.logged_out(user.id)
+
+    # --- permission checks from the request's principal (one statement per request) -----------
+    def _principal_builtin(self, principal, permission_name, view_name):
+        return any(self._has_access_builtin_roles(type("BuiltinRole", (), {"name": name})(),
+                                                  permission_name, view_name)
+                   for name in principal.role_names if name in self.builtin_roles)
+
+    def _has_view_access(self, user, permission_name, view_name):
+        principal = principal_of(user)
+        if principal is None:
+            return super()._has_view_access(user, permission_name, view_name)
+        if self.builtin_roles and self._principal_builtin(principal, permission_name, view_name):
+            return True
+        return _holds(principal, permission_name, view_name)
+
+    def is_item_public(self, permission_name, view_name):
+        cached = g.get("_principal") if has_request_context() else None
+        if cached is None:
+            return super().is_item_public(permission_name, view_name)
+        return _holds(cached[1], permission_name, view_name, public=True)
+
+    def _get_user_permission_view_menus(self, user, permission_name, view_menus_name):
+        principal = principal_of(user)
+        if principal is None or self.builtin_roles:
+            return super()._get_user_permission_view_menus(user, permission_name, view_menus_name)
+        ids = _principal_permission_ids(principal)
+        by_id = catalogue().by_id
+        held = {by_id[pid][1] for pid in ids if pid in by_id and by_id[pid][0] == permission_name}
+        return held if view_menus_name is None else held & set(view_menus_name)
+
+    def exist_permission_on_roles(self, view_name, permission_name, role_ids):
+        cached = g.get("_principal") if has_request_context() else None
+        if cached is not None and not self.builtin_roles and set(role_ids) == set(cached[1].role_ids):
+            return _holds(cached[1], permission_name, view_name)
+        return super().exist_permission_on_roles(view_name, permission_name, role_ids)
 
     # --- the password policy on users made in code (seeds, CLI) ---------------------------------
     def add_user(self, username, first_name, last_name, email, role=None, password="", hashed_password="",
@@ -377,3 +421,186 @@ def _remember_version(sender, user=None, **extra):
     """At a page login: the session carries the user's credential version."""
     if user is not None:
         session[credentials.SESSION_KEY] = credentials.current_version(user.id)
+
+
+# --- who the request's user is, in one statement -------------------------------------------------
+# Every request needs the signed-in user, their credential version, their roles (direct and through
+# groups), the permissions of those roles, the Public role's permissions and their regions. FAB
+# reads them in five to eight statements per request; here ``load_principal`` reads them all in
+# ONE (scalar subqueries aggregated to text) and keeps them on ``g._principal`` for the request.
+# Nothing about a user is cached across requests, so nothing can be stale: a permission removed
+# from a role, a role taken from a user or a region reassigned counts from the very next request,
+# in every process. The only per-process cache is the catalogue of permission pairs
+# (``ab_permission_view`` id → (permission, view)), which FAB only ever inserts into or deletes
+# from: it is reloaded whenever a user holds an id it does not know.
+
+class Principal:
+    __slots__ = ("user_id", "credential_version", "roles", "group_roles", "role_ids", "role_names",
+                 "permission_ids", "public_permission_ids", "region_ids", "groups")
+
+    def __init__(self, user_id, credential_version, roles, group_roles, permission_ids, public_permission_ids,
+                 region_ids, groups):
+        self.user_id = user_id
+        self.credential_version = credential_version or 0
+        self.roles = roles  # [(id, name)] held directly
+        self.group_roles = group_roles  # [(id, name)] held through groups
+        self.role_ids = frozenset(rid for rid, _ in roles + group_roles)
+        self.role_names = frozenset(name for _, name in roles + group_roles)
+        self.permission_ids = permission_ids
+        self.public_permission_ids = public_permission_ids
+        self.region_ids = region_ids
+        self.groups = groups
+
+
+def _ids(text):
+    return frozenset(int(v) for v in (text or "").split(",") if v)
+
+
+def _pairs(text):
+    out = []
+    for part in (text or "").split("\n"):
+        if part:
+            rid, _, name = part.partition(":")
+            out.append((int(rid), name))
+    return out
+
+
+def _principal_statement(user_id):
+    from flask import current_app
+    from flask_appbuilder.security.sqla.models import (
+        Role, User, assoc_group_role, assoc_permissionview_role as pvr, assoc_user_group, assoc_user_role,
+    )
+    from sqlalchemy import String, cast, func, select, union
+
+    from app.network.models import region_user
+    from app.security.models import UserCredential
+
+    def agg(expr, sep):
+        return func.aggregate_strings(expr, sep)
+
+    direct = select(assoc_user_role.c.role_id).where(assoc_user_role.c.user_id == User.id).correlate(User)
+    via_groups = (select(assoc_group_role.c.role_id)
+                  .join(assoc_user_group, assoc_user_group.c.group_id == assoc_group_role.c.group_id)
+                  .where(assoc_user_group.c.user_id == User.id).correlate(User))
+    role_text = cast(Role.id, String) + ":" + Role.name
+    public_name = current_app.config.get("AUTH_ROLE_PUBLIC", "Public")
+    return select(
+        User,
+        select(UserCredential.version).where(UserCredential.user_id == User.id).scalar_subquery().label("cv"),
+        select(agg(role_text, "\n")).where(Role.id.in_(direct)).scalar_subquery().label("roles"),
+        select(agg(role_text, "\n")).where(Role.id.in_(via_groups)).scalar_subquery().label("group_roles"),
+        select(agg(cast(pvr.c.permission_view_id, String), ","))
+        .where(pvr.c.role_id.in_(union(direct, via_groups))).scalar_subquery().label("pvs"),
+        select(agg(cast(pvr.c.permission_view_id, String), ","))
+        .where(pvr.c.role_id.in_(select(Role.id).where(Role.name == public_name)))
+        .scalar_subquery().label("public_pvs"),
+        select(agg(cast(region_user.c.region_id, String), ","))
+        .where(region_user.c.user_id == User.id).scalar_subquery().label("regions"),
+        select(func.count()).select_from(assoc_user_group)
+        .where(assoc_user_group.c.user_id == User.id).scalar_subquery().label("groups"),
+    ).where(User.id == user_id)
+
+
+def _attach_roles(session, user, roles):
+    """Give ``user.roles`` the roles just read, without another statement."""
+    from flask_appbuilder.security.sqla.models import Role
+    from sqlalchemy.orm import make_transient_to_detached
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlalchemy.orm.util import identity_key
+
+    attached = []
+    for rid, name in roles:
+        role = session.identity_map.get(identity_key(Role, rid))
+        if role is None:
+            role = Role()
+            role.id, role.name = rid, name
+            make_transient_to_detached(role)
+            session.add(role)
+        attached.append(role)
+    set_committed_value(user, "roles", attached)
+
+
+def load_principal(user_id):
+    """``(user, principal)`` for ``user_id`` in one statement (``(None, None)``: no such user); the
+    principal is kept on ``g`` for the rest of the request."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from app.extensions import db
+
+    cached = g.get("_principal")
+    if cached is not None and cached[1].user_id == user_id:
+        return cached
+    row = db.session.execute(_principal_statement(user_id)).first()
+    if row is None:
+        return None, None
+    user = row[0]
+    principal = Principal(user.id, row.cv, _pairs(row.roles), _pairs(row.group_roles), _ids(row.pvs),
+                          _ids(row.public_pvs), _ids(row.regions), row.groups or 0)
+    state = sa_inspect(user)
+    if "roles" not in state.dict:
+        _attach_roles(db.session, user, principal.roles)
+    if principal.groups == 0 and "groups" not in state.dict:
+        set_committed_value(user, "groups", [])
+    g._principal = (user, principal)
+    return user, principal
+
+
+def principal_of(user):
+    """The request's principal when it is ``user``'s (else ``None``)."""
+    if user is None or not has_request_context():
+        return None
+    cached = g.get("_principal")
+    if cached is None:
+        return None
+    try:
+        uid = user.id
+    except Exception:
+        return None
+    return cached[1] if cached[1].user_id == uid else None
+
+
+class _PermissionCatalogue:
+    """``ab_permission_view`` ids ↔ (permission name, view name), per process."""
+
+    def __init__(self):
+        self.by_pair, self.by_id = {}, {}
+
+    def load(self):
+        from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu
+        from sqlalchemy import select
+
+        from app.extensions import db
+
+        rows = db.session.execute(
+            select(PermissionView.id, Permission.name, ViewMenu.name)
+            .join(Permission, Permission.id == PermissionView.permission_id)
+            .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)).all()
+        by_pair = {(perm, view): pid for pid, perm, view in rows}
+        self.by_pair, self.by_id = by_pair, {pid: pair for pair, pid in by_pair.items()}
+
+    def ensure(self, ids):
+        if not ids <= self.by_id.keys():
+            self.load()
+
+    def pair_id(self, permission_name, view_name):
+        return self.by_pair.get((permission_name, view_name))
+
+
+def catalogue():
+    """The app's catalogue (one per app: a process may serve apps on different databases)."""
+    from flask import current_app
+
+    return current_app.extensions.setdefault("permission_catalogue", _PermissionCatalogue())
+
+
+def _principal_permission_ids(principal, public=False):
+    """The principal's permission ids, the catalogue made to know each of them first."""
+    ids = principal.public_permission_ids if public else principal.permission_ids
+    catalogue().ensure(ids)
+    return ids
+
+
+def _holds(principal, permission_name, view_name, public=False):
+    ids = _principal_permission_ids(principal, public=public)  # before the lookup: it may load the catalogue
+    return catalogue().pair_id(permission_name, view_name) in ids
