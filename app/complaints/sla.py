@@ -95,18 +95,31 @@ class Clock:
         return late(now, self.resolution_due)
 
 
+DEFAULT_POLICIES = {"general": (10, 24), "major": (10, 48), "urgent": (10, 2)}
+
+
+def _default_policy(severity):
+    from app.complaints.models import SlaPolicy
+
+    minutes, hours = DEFAULT_POLICIES[severity]
+    return SlaPolicy(severity=severity, response_minutes=minutes, resolution_hours=hours, business_time=False)
+
+
 def policy_for(severity):
     from app.complaints.models import SlaPolicy
     from app.extensions import db
 
     policy = db.session.query(SlaPolicy).filter(SlaPolicy.severity == severity).one_or_none()
-    if policy is None:
-        from app.complaints.models import SlaPolicy as P
+    return policy if policy is not None else _default_policy(severity)
 
-        defaults = {"general": (10, 24), "major": (10, 48), "urgent": (10, 2)}
-        minutes, hours = defaults[severity]
-        policy = P(severity=severity, response_minutes=minutes, resolution_hours=hours, business_time=False)
-    return policy
+
+def policies():
+    """``{severity: policy}`` of every severity in one query (the defaults where no row exists)."""
+    from app.complaints.models import SlaPolicy
+    from app.extensions import db
+
+    stored = {p.severity: p for p in db.session.query(SlaPolicy)}
+    return {severity: stored.get(severity) or _default_policy(severity) for severity in DEFAULT_POLICIES}
 
 
 def recompute(complaint, sched=None, policy=None, now=None, **clock_settings):

@@ -165,6 +165,22 @@ def schedule_for_region(region_id):
     return sched
 
 
+def schedules_for_regions(region_ids):
+    """``{region_id: Schedule}`` for many regions at once (a batch of complaints): one fingerprint
+    query for all of them, and a load only for those not kept yet."""
+    version = _calendar_version()
+    out = {}
+    for region_id in set(region_ids):
+        key = (region_id, version)
+        sched = _schedules.get(key)
+        if sched is None:
+            if len(_schedules) > 256:
+                _schedules.clear()
+            sched = _schedules[key] = _load_schedule(region_id)
+        out[region_id] = sched
+    return out
+
+
 def _load_schedule(region_id):
     from app.core.models import BusinessCalendar
     from app.extensions import db

@@ -1,7 +1,8 @@
-"""Rules for editing settings: the key must be known and the value must parse."""
+"""Rules for editing settings: the key must be known and the value must parse. A saved setting
+is seen by the next ``settings.get`` (the values read are forgotten when one is written)."""
 from app.core.models import Setting
 from app.core.services import validates_entity
-from app.core.settings import DEFINITIONS
+from app.core.settings import DEFINITIONS, forget
 
 
 @validates_entity(Setting)
@@ -16,3 +17,5 @@ def _setting(item, errors):
         item.value = defn.render(defn.parse(item.value))
     except ValueError as exc:
         errors.add("value", str(exc))
+        return
+    forget()  # the next ``settings.get`` reads the saved value

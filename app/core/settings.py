@@ -158,18 +158,77 @@ def definition(key):
 
 
 def get(key):
-    """Typed value of ``key``: the stored row, or the default."""
-    from app.core.models import Setting
-    from app.extensions import db
+    """Typed value of ``key``: the stored row, or the default.
 
+    Read once per transaction: the first ``get`` reads every ``setting`` row (one small query) and
+    keeps the values with the session until its transaction ends (commit, rollback, close) or a
+    ``setting`` row is written through the session. A request or job therefore reads the settings
+    once, and a setting saved through the settings service is seen by the next read after it."""
     defn = DEFINITIONS[key]
-    raw = db.session.query(Setting.value).filter(Setting.key == key).scalar()
+    raw = _stored().get(key)
     if raw is None:
         return defn.default
     try:
         return defn.parse(raw)
     except ValueError:
         return defn.default
+
+
+_CACHE = "settings.values"
+
+
+def _stored():
+    """``{key: raw text}`` of every stored setting, kept in the session's ``info`` (see ``get``)."""
+    from app.core.models import Setting
+    from app.extensions import db
+
+    session = db.session()
+    values = session.info.get(_CACHE)
+    if values is None:
+        _install()
+        values = session.info[_CACHE] = dict(session.query(Setting.key, Setting.value).all())
+    return values
+
+
+def forget(session=None):
+    """Forget the values read (the next ``get`` reads them again)."""
+    if session is None:
+        from app.extensions import db
+
+        session = db.session()
+    session.info.pop(_CACHE, None)
+
+
+def _transaction_ended(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(_CACHE, None)
+
+
+def _flushed(session, flush_context):
+    if _CACHE not in session.info:
+        return
+    from app.core.models import Setting
+
+    if any(isinstance(o, Setting) for objs in (session.new, session.dirty, session.deleted) for o in objs):
+        session.info.pop(_CACHE, None)
+
+
+def _install():
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    if not event.contains(Session, "after_transaction_end", _transaction_ended):
+        event.listen(Session, "after_transaction_end", _transaction_ended)
+        event.listen(Session, "after_flush", _flushed)
+        event.listen(Session, "do_orm_execute", _statement)
+
+
+def _statement(state):
+    """A bulk ``INSERT``/``UPDATE``/``DELETE`` of settings through the session forgets the values."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) == "setting":
+            state.session.info.pop(_CACHE, None)
 
 
 def label(key):
