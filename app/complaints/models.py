@@ -1,7 +1,7 @@
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import (
     Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
-    UniqueConstraint, select,
+    UniqueConstraint, select, text,
 )
 from sqlalchemy.orm import relationship
 
@@ -35,6 +35,14 @@ class SlaPolicy(TimestampMixin, Model):
         return self.severity
 
 
+OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
+"""Open complaints (neither resolved nor closed), as the partial indexes' condition."""
+
+
+PENDING_CHECK = "next_check_at IS NOT NULL"
+"""Complaints the SLA sweep will look at again, as its partial index's condition."""
+
+
 class Complaint(TimestampMixin, Model):
     __tablename__ = "complaint"
     __table_args__ = (
@@ -42,7 +50,27 @@ class Complaint(TimestampMixin, Model):
         CHANNEL.check("channel"),
         COMPLAINT_STATUS.check("status"),
         Index("ix_complaint_outlet_status", "outlet_id", "status"),
-        Index("ix_complaint_received", "received_at"),
+        # received_at carries what the dashboard's period figures read (migration 0013): by status, by
+        # severity, the breach rate, the weekly trend and the per-region counts read the index alone
+        Index("ix_complaint_received", "received_at",
+              postgresql_include=["outlet_id", "status", "severity", "response_breached", "resolution_breached"]),
+        # region-scoped lists in their default order, newest first (migration 0011)
+        Index("ix_complaint_outlet_received", "outlet_id", "received_at"),
+        # dashboard and home panels (migration 0013): the period's figures read these times, the
+        # "breaches today" panel the due times, the per-region/per-outlet open counts and an agent's
+        # open complaints only the open ones (partial indexes: their size follows the open complaints)
+        Index("ix_complaint_first_response", "first_response_at", postgresql_include=["received_at", "outlet_id"]),
+        Index("ix_complaint_resolved", "resolved_at", postgresql_include=["received_at", "outlet_id"]),
+        Index("ix_complaint_response_due", "response_due_at"),
+        Index("ix_complaint_resolution_due", "resolution_due_at"),
+        Index("ix_complaint_open_outlet", "outlet_id", postgresql_where=text(OPEN_PREDICATE),
+              sqlite_where=text(OPEN_PREDICATE)),
+        Index("ix_complaint_open_owner", "owner_id", postgresql_where=text(OPEN_PREDICATE),
+              sqlite_where=text(OPEN_PREDICATE)),
+        # the SLA sweep's range of due checks (migration 0012): only complaints with a pending check,
+        # so its size follows the open complaints, not all ever recorded
+        Index("ix_complaint_next_check", "next_check_at", postgresql_where=text(PENDING_CHECK),
+              sqlite_where=text(PENDING_CHECK)),
     )
     id = Column(Integer, primary_key=True)
     number = Column(String(40), nullable=False, unique=True)
@@ -79,7 +107,7 @@ class Complaint(TimestampMixin, Model):
     paused = Column(Boolean, nullable=False, default=False)
     paused_at = Column(DateTime, nullable=True)
     # earliest pending warning or due time; the sweep looks only at rows with next_check_at <= now
-    next_check_at = Column(DateTime, nullable=True, index=True)
+    next_check_at = Column(DateTime, nullable=True)
 
     @classmethod
     def region_scope_clause(cls, region_ids):
@@ -139,6 +167,7 @@ class Escalation(TimestampMixin, Model):
         # the automatic SLA escalation exists at most once per complaint and level
         UniqueConstraint("complaint_id", "level", "auto_key"),
         Index("ix_escalation_status_level", "status", "level"),
+        Index("ix_escalation_requested", "requested_at"),  # the list's default order (migration 0011)
     )
     id = Column(Integer, primary_key=True)
     complaint_id = Column(Integer, ForeignKey("complaint.id", ondelete="CASCADE"), nullable=False, index=True)

@@ -23,6 +23,7 @@ class Engineer(TimestampMixin, Model):
         SUSPENSION_REASON.check("suspension_reason"),
         CheckConstraint("star_level BETWEEN 1 AND 5", name="star_level"),
         Index("ix_engineer_outlet_status", "outlet_id", "status"),
+        Index("ix_engineer_outlet_employee_no", "outlet_id", "employee_no"),  # scoped list order (0011)
     )
     id = Column(Integer, primary_key=True)
     employee_no = Column(String(30), nullable=False, unique=True)

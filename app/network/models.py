@@ -50,6 +50,7 @@ class Outlet(TimestampMixin, Model):
     __table_args__ = (
         OUTLET_STATUS.check("status"),
         Index("ix_outlet_region_status", "region_id", "status"),
+        Index("ix_outlet_region_code", "region_id", "code"),  # scoped list order (migration 0011)
     )
     id = Column(Integer, primary_key=True)
     code = Column(String(30), nullable=False, unique=True)

@@ -16,7 +16,9 @@ class ServiceOrder(TimestampMixin, Model):
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
         CheckConstraint("completed_at IS NULL OR completed_at >= created_at", name="completed_at"),
         Index("ix_service_order_outlet_created", "outlet_id", "created_at"),
+        Index("ix_service_order_created", "created_at"),  # the list's default order (migration 0011)
         Index("ix_service_order_engineer_completed", "engineer_id", "completed_at"),
+        Index("ix_service_order_completed", "completed_at"),  # the dashboard's period (migration 0013)
     )
     id = Column(Integer, primary_key=True)
     number = Column(String(40), nullable=False, unique=True, info={"generated": True})

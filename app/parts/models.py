@@ -1,5 +1,6 @@
 from sqlalchemy import (
     Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, or_, select,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
@@ -39,6 +40,9 @@ class Stock(TimestampMixin, Model):
         UniqueConstraint("outlet_id", "part_id"),
         UniqueConstraint("region_id", "part_id"),
         Index("ix_stock_part", "part_id"),
+        # the dashboard's low-stock outlets (migration 0013): only the rows below their safety level
+        Index("ix_stock_low_outlet", "outlet_id", postgresql_where=text("quantity < safety_level"),
+              sqlite_where=text("quantity < safety_level")),
     )
     id = Column(Integer, primary_key=True)
     outlet_id = Column(Integer, ForeignKey("outlet.id", ondelete="CASCADE"), nullable=True)

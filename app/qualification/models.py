@@ -47,6 +47,7 @@ class QualificationAudit(TimestampMixin, Model):
         # at most one open (not yet approved) audit per outlet: ``is_open`` is true or NULL
         UniqueConstraint("outlet_id", "is_open"),
         Index("ix_qualification_audit_status_due", "status", "due_on"),
+        Index("ix_qualification_audit_due", "due_on"),  # the list's default order (migration 0011)
     )
     id = Column(Integer, primary_key=True)
     number = Column(String(30), nullable=False, unique=True)
