@@ -10,13 +10,14 @@ One set of pieces for every export (the generated lists here, the audit trail's 
 * ``csv_stream`` — UTF-8 CSV with a BOM (Excel reads the Chinese right): dates ISO, datetimes
   to the minute (or second), flags Yes/No, and a text a spreadsheet would read as a formula
   (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a leading apostrophe (``neutralise``);
-* ``write_xlsx`` / ``xlsx_stream`` — openpyxl's write-only workbooks with typed cells: dates and
-  datetimes as Excel dates in the reader's format (``2026年5月1日`` in Chinese), numbers as
-  numbers (money with 2 places, percentages as percentages), flags as 是/否, text always as text
-  (a value starting with ``=`` stays a string, never a formula, and shows no apostrophe); column
-  widths fitted to the header and the first rows (CJK characters count double), the header
-  row frozen and an autofilter over the data. Each column's writer and its few cells (one per
-  style) are made once; a row only sets their values;
+* ``write_xlsx`` / ``xlsx_stream`` — workbooks streamed into their zip (``core.xlsx``: the parts
+  openpyxl's write-only mode writes) with typed cells: dates and datetimes as Excel dates in the
+  reader's format (``2026年5月1日`` in Chinese), numbers as numbers (money with 2 places,
+  percentages as percentages), flags as 是/否, text always as text (a value starting with ``=``
+  stays a string, never a formula, and shows no apostrophe); column widths fitted to the header
+  and the first rows (CJK characters count double), the header row frozen and an autofilter over
+  the data. Each column's styles are made once, and each workbook compiles one function writing
+  a row's XML;
 * ``attachment`` — the download response (no caching, no sniffing);
 * ``ListExport`` — one generated list (``BaseModelView``) as a header, column kinds and rows: the
   list's filters from query arguments (``_flt_<index>_<column>``), its base filters and the acting
@@ -25,8 +26,11 @@ One set of pieces for every export (the generated lists here, the audit trail's 
   datetimes in Asia/Shanghai, the customer's phone masked for users who may not see it. A view
   may name its export's computed columns (``export_computed_columns``, filled by
   ``export_computed_values`` with typed values, one value per column) and the kinds of some
-  columns (``export_formats``). Rows are read in batches (keyset paging) in the list's own order:
-  the user's sort column, else the view's ``base_order``.
+  columns (``export_formats``). Rows come in the list's own order (the user's sort column, else
+  the view's ``base_order``), in batches: as plain column values when every column is a stored
+  column or a related record (``PlainRows``: one SELECT of exactly those columns, streamed from a
+  server-side cursor on PostgreSQL, keyset batches elsewhere; one compiled converter per row),
+  else from the records (keyset paging).
 
 The workbook of a generated list is written by a background job (``reports.exports``), which
 registers itself with ``register_background_export``.
@@ -38,6 +42,7 @@ import tempfile
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from itertools import chain, islice
 
 from flask import Response
@@ -173,6 +178,16 @@ def csv_stream(header, rows, chunk_rows=None, kinds=None):
     writer = csv.writer(buffer)
     yield "\ufeff"
     writer.writerow([neutralise(label) for label in header])
+    csv_batches = getattr(rows, "csv_batches", None)
+    if csv_batches is not None and kinds == _kinds(rows.kinds, len(header)):
+        # rows read as CSV fields already (``PlainRows``): one ``writerows`` per batch
+        for batch in csv_batches():
+            writer.writerows(batch)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+        return
     count = 0
     first = _FORMULA_FIRST
     for row in rows:
@@ -211,59 +226,54 @@ def _number_format(kind):
 
 
 class _XlsxColumn:
-    """One column of a write-only sheet: its cells (one per style, made once) and ``cell(value)``,
-    which sets the value on the right one — or returns ``None`` for an empty cell."""
+    """One column of a sheet: ``xml(value, row_number)`` gives the value's cell (``""`` for an
+    empty one) in the column's style — text as an inline string (a value starting with ``=`` stays
+    text, never a formula), numbers and dates as numbers with the column's format — and
+    ``width(value)`` the width the value takes as the column shows it."""
 
-    def __init__(self, sheet, index, kind, dates, yes, no):
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        def make(data_type, number_format=None):
-            cell = WriteOnlyCell(sheet)
-            cell.column = index
-            if number_format:
-                cell.number_format = number_format
-            cell.data_type = data_type
-            return cell
+    def __init__(self, book, index, kind, dates, yes, no):
+        from app.core import xlsx
 
         self.kind, self.yes, self.no = kind, yes, no
         datetime_kind = DATETIME_SECONDS if kind == DATETIME_SECONDS else DATETIME
         (date_format, self.date_example), (datetime_format, self.datetime_example) = \
             dates[DATE], dates[datetime_kind]
         self.places = _decimal_places(kind)
-        number_format = _number_format(kind)
-        text, number = make("s"), make("n", number_format)
-        day, moment = make("d", date_format), make("d", datetime_format)
-        illegal = ILLEGAL_CHARACTERS_RE.sub
+        number_style = book.style(_number_format(kind))
+        day_style, moment_style = book.style(date_format), book.style(datetime_format)
+        letter = self.letter = xlsx.column_letter(index)
+        escape, serial, text_cell = xlsx.escape, xlsx.excel_date, xlsx.text_cell
         percent = kind == PERCENT
+        yes_text, no_text = self.yes_text, self.no_text = escape(str(yes)), escape(str(no))
+        number_open = self.number_open = f' s="{number_style}"><v>' if number_style else "><v>"
+        day_open = self.day_open = f' s="{day_style}"><v>'
+        moment_open = self.moment_open = f' s="{moment_style}"><v>'
 
-        def cell(value):
+        def xml(value, row):
             kind_of = type(value)
             if kind_of is str:
                 if not value:
-                    return None
-                # set directly: a text starting with "=" stays text, never a formula
-                text._value = illegal("", value if len(value) <= XLSX_MAX_TEXT else value[:XLSX_MAX_TEXT])
-                return text
+                    return ""
+                return text_cell(f"{letter}{row}", escape(value if len(value) <= XLSX_MAX_TEXT
+                                                          else value[:XLSX_MAX_TEXT]))
             if value is None:
-                return None
+                return ""
             if kind_of is int or kind_of is Decimal or kind_of is float:
-                number._value = value / 100 if percent else value
-                return number
+                if percent:
+                    value = value / 100
+                return f'<c r="{letter}{row}"{number_open}{value!r}</v></c>' if kind_of is float \
+                    else f'<c r="{letter}{row}"{number_open}{value}</v></c>'
             if kind_of is datetime:
                 if value.tzinfo is not None:
                     value = clock.to_local(value).replace(tzinfo=None)
-                moment._value = value
-                return moment
+                return f'<c r="{letter}{row}"{moment_open}{serial(value)!r}</v></c>'
             if kind_of is date:
-                day._value = value
-                return day
+                return f'<c r="{letter}{row}"{day_open}{serial(value)}</v></c>'
             if kind_of is bool:
-                text._value = yes if value else no
-                return text
-            return cell(str(value))
+                return text_cell(f"{letter}{row}", yes_text if value else no_text)
+            return xml(str(value), row)
 
-        self.cell = cell
+        self.xml = xml
 
     def width(self, value):
         """The width ``value`` takes as this column shows it."""
@@ -294,59 +304,96 @@ def _fitted_widths(header, columns, sample):
     return widths
 
 
-def _cells_to_row(cells, row_index):
-    """A row of ready cells (``None`` for an empty one) as openpyxl's write-only sheet writes it."""
-    for cell in cells:
-        if cell is not None:
-            cell.row = row_index
-            yield cell
+_KIND_TYPES = {DATETIME: datetime, DATETIME_SECONDS: datetime, DATE: date, INTEGER: int}
+"""The type a column of a kind holds, when its sampled rows hold none."""
+
+
+def _xlsx_row_writer(columns, cells, sample, width):
+    """``(row, row_number) -> the row's cells' XML``, made once per workbook: a column whose
+    sampled values all have one type (text, a datetime, a date, a number, a flag) writes that type
+    inline, anything else through its column's ``xml``."""
+    from app.core import xlsx
+
+    names = {"x": xlsx, "MAX": XLSX_MAX_TEXT, "datetime": datetime, "date": date, "Decimal": Decimal}
+    parts = []
+    for i, column in enumerate(columns):
+        names[f"c{i}"] = cells[i]
+        fallback = f"c{i}(v, n)"
+        seen = {type(row[i]) for row in sample if i < len(row) and row[i] is not None}
+        kind_of = seen.pop() if len(seen) == 1 else _KIND_TYPES.get(column.kind) if not seen else None
+        ref = f'<c r="{column.letter}{{n}}"'
+        if kind_of is str:
+            text = ('(v if len(v) <= MAX and v.isprintable() and "&" not in v and "<" not in v and ">" not in v '
+                    'else x.escape(v[:MAX]))')
+            expression = (f'("" if (v := r[{i}]) is None or v == "" else '
+                          f'(f\'{ref} t="inlineStr"><is><t xml:space="preserve">{{{text}}}</t></is></c>\' '
+                          f'if type(v) is str else {fallback}))')
+        elif kind_of is datetime:
+            serial = ("(v.toordinal() - x.EPOCH + (v.hour * 3600 + v.minute * 60 + v.second "
+                      "+ v.microsecond / 1e6) / 86400)")
+            expression = (f'("" if (v := r[{i}]) is None else (f\'{ref}{column.moment_open}{{{serial}!r}}</v></c>\' '
+                          f'if type(v) is datetime and v.tzinfo is None else {fallback}))')
+        elif kind_of is date:
+            expression = (f'("" if (v := r[{i}]) is None else (f\'{ref}{column.day_open}{{v.toordinal() - x.EPOCH}}'
+                          f'</v></c>\' if type(v) is date else {fallback}))')
+        elif kind_of is bool:
+            names[f"y{i}"], names[f"n{i}"] = column.yes_text, column.no_text
+            expression = (f'("" if (v := r[{i}]) is None else (f\'{ref} t="inlineStr"><is><t xml:space="preserve">'
+                          f'{{y{i} if v else n{i}}}</t></is></c>\' if type(v) is bool else {fallback}))')
+        elif kind_of in (int, Decimal) and column.kind != PERCENT:
+            expression = (f'("" if (v := r[{i}]) is None else (f\'{ref}{column.number_open}{{v}}</v></c>\' '
+                          f'if type(v) is {kind_of.__name__} else {fallback}))')
+        else:
+            expression = f'("" if (v := r[{i}]) is None else {fallback})'
+        parts.append(expression)
+    source = "def row_xml(r, n):\n    return \"\".join([" + ",\n        ".join(parts) + "])\n"
+    exec(compile(source, "<workbook row>", "exec"), names)  # noqa: S102 - expressions built here
+    short = names["row_xml"]
+
+    def row_xml(row, number):
+        if len(row) < width:  # a short row: its missing cells are empty
+            row = list(row) + [None] * (width - len(row))
+        return short(row, number)
+
+    return row_xml
 
 
 def write_xlsx(target, sheet_title, header, rows, progress=None, every=None, kinds=None):
-    """Write a workbook in openpyxl's write-only mode to ``target`` (a path or a binary file):
-    typed cells, fitted column widths, the header frozen and filtered. ``kinds`` (else the rows'
-    own, ``Rows``) say how each column is written; ``progress(n)`` is called every ``every`` rows
-    and at the end. Returns the number of rows."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import DEFAULT_FONT, Font
-    from openpyxl.utils import get_column_letter
+    """Write a one-sheet workbook to ``target`` (a path or a binary file), streaming
+    (``core.xlsx``): typed cells, fitted column widths, the header frozen and filtered. ``kinds``
+    (else the rows' own, ``Rows``) say how each column is written; ``progress(n)`` is called every
+    ``every`` rows and at the end. Returns the number of rows."""
+    from app.core import xlsx
 
     every = every or BATCH
     header = [str(label) for label in header]
     kinds = _kinds(kinds if kinds is not None else getattr(rows, "kinds", None), len(header))
     dates = DATE_FORMATS.get(l10n.locale().language, DATE_FORMATS["en"])
     yes, no = gettext("Yes"), gettext("No")
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(sheet_title)[:31] or "Sheet")
-    sheet._values_to_row = _cells_to_row  # rows arrive as ready cells (``_XlsxColumn``)
-    columns = [_XlsxColumn(sheet, index, kind, dates, yes, no) for index, kind in enumerate(kinds, 1)]
-    writers = [column.cell for column in columns]
+    book = xlsx.Workbook(target, sheet_title)
+    try:
+        columns = [_XlsxColumn(book, index, kind, dates, yes, no) for index, kind in enumerate(kinds, 1)]
+        cells = [column.xml for column in columns]
+        bold = book.style(bold=True)
 
-    rows = iter(rows)
-    sample = list(islice(rows, WIDTH_SAMPLE))
-    for index, width in enumerate(_fitted_widths(header, columns, sample), 1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    if header:
-        sheet.freeze_panes = "A2"
-
-    bold = Font(name=DEFAULT_FONT.name, size=DEFAULT_FONT.sz, family=DEFAULT_FONT.family,
-                scheme=DEFAULT_FONT.scheme, bold=True)  # the workbook's font, bold
-    titles = []
-    for index, label in enumerate(header, 1):
-        cell = WriteOnlyCell(sheet)
-        cell.column, cell.font, cell._value, cell.data_type = index, bold, label, "s"
-        titles.append(cell)
-    sheet.append(titles)
-    count = 0
-    for row in chain(sample, rows):
-        sheet.append([write(value) for write, value in zip(writers, row)])
-        count += 1
-        if progress is not None and count % every == 0:
-            progress(count)
-    if header:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{count + 1}"
-    workbook.save(target)
+        rows = iter(rows)
+        sample = list(islice(rows, WIDTH_SAMPLE))
+        book.start(_fitted_widths(header, columns, sample), freeze_header=bool(header))
+        book.row("".join(f'<c r="{xlsx.column_letter(index)}1" s="{bold}" t="inlineStr"><is>'
+                         f'<t xml:space="preserve">{xlsx.escape(label)}</t></is></c>'
+                         for index, label in enumerate(header, 1)))
+        count = 0
+        write_row = book.row
+        row_xml = _xlsx_row_writer(columns, cells, sample, len(header))
+        for row in chain(sample, rows):
+            write_row(row_xml(row, count + 2))
+            count += 1
+            if progress is not None and count % every == 0:
+                progress(count)
+        book.close(len(header), autofilter=bool(header))
+    except BaseException:
+        book.abort()
+        raise
     if progress is not None:
         progress(count)
     return count
@@ -521,6 +568,11 @@ class ListExport:
     def count(self):
         return self.query().order_by(None).count()
 
+    def probe(self):
+        """Run the export's query for no rows: a filter value the database refuses fails here,
+        before anything is streamed, without counting the rows first."""
+        self.query().order_by(None).limit(0).all()
+
     def _load_options(self):
         options = []
         mapper = sa_inspect(self.model)
@@ -538,25 +590,26 @@ class ListExport:
         return options
 
     def _keyset(self):
-        """``(order_by, after)``: the list's order with the primary key as tie-break, and a function
-        giving the condition for the rows after a given row. NULLs go where the database puts them
-        on the list page (PostgreSQL: as the largest value; SQLite: as the smallest)."""
+        """``(order_by, after, key_names)``: the list's order with the primary key as tie-break; a
+        function ``after(last_pk, last_value)`` giving the condition for the rows after the row with
+        that primary key and sort value; the names of the primary key and the sort column. NULLs
+        go where the database puts them on the list page (PostgreSQL: as the largest value;
+        SQLite: as the smallest)."""
         pk = self.model.__mapper__.primary_key[0]
         pk_attr = getattr(self.model, pk.key)
-        if self.order is None:
-            return [pk_attr.asc()], lambda row: pk_attr > getattr(row, pk.key)
-        name, ascending = self.order
-        if name == pk.key:
+        if self.order is None or self.order[0] == pk.key:
+            ascending = self.order is None or self.order[1]
             return ([pk_attr.asc() if ascending else pk_attr.desc()],
-                    lambda row: (pk_attr > getattr(row, pk.key)) if ascending else (pk_attr < getattr(row, pk.key)))
+                    lambda last_pk, _value: (pk_attr > last_pk) if ascending else (pk_attr < last_pk),
+                    (pk.key, pk.key))
+        name, ascending = self.order
         key = getattr(self.model, name)
         nulls_large = db.session.get_bind().dialect.name == "postgresql"
         nulls_last = ascending == nulls_large
         ordered = key.asc() if ascending else key.desc()
         order_by = [ordered.nulls_last() if nulls_last else ordered.nulls_first(), pk_attr.asc()]
 
-        def after(row):
-            value, last_pk = getattr(row, name), getattr(row, pk.key)
+        def after(last_pk, value):
             if value is None:
                 tail = and_(key.is_(None), pk_attr > last_pk)
                 return tail if nulls_last else or_(tail, key.isnot(None))
@@ -564,13 +617,13 @@ class ListExport:
             condition = or_(beyond, and_(key == value, pk_attr > last_pk))
             return or_(condition, key.is_(None)) if nulls_last else condition
 
-        return order_by, after
+        return order_by, after, (pk.key, name)
 
     def batches(self, size=None):
         """The rows' objects, ``size`` at a time, in the list's order (keyset paging: memory stays
         flat and each batch costs the same)."""
         size = size or BATCH
-        order_by, after = self._keyset()
+        order_by, after, (pk_name, order_name) = self._keyset()
         base = self.query().options(*self._load_options())
         last = None
         while True:
@@ -579,7 +632,7 @@ class ListExport:
             if not batch:
                 return
             yield batch
-            last = after(batch[-1])
+            last = after(getattr(batch[-1], pk_name), getattr(batch[-1], order_name))
             for item in batch:
                 if item in db.session:
                     db.session.expunge(item)
@@ -639,7 +692,15 @@ class ListExport:
 
     def row_batches(self):
         """Lists of rows of typed values (``kinds`` says how each column is written), one per batch
-        read; a whole batch is converted before the next is read (a caller may commit in between)."""
+        read; a whole batch is converted before the next is read (a caller may commit in between).
+        Plain column values when every column can be read so (``PlainRows``), else records."""
+        plan = PlainRows.plan(self)
+        if plan is not None:
+            return plan.row_batches()
+        return self.record_row_batches()
+
+    def record_row_batches(self):
+        """``row_batches`` from the records themselves (computed columns, properties, paths)."""
         dm = self.view.datamodel
         converters = self._converters()
         computed = set(self._computed())
@@ -661,8 +722,405 @@ class ListExport:
             yield rows
 
     def rows(self):
-        """Every row, with the columns' ``kinds`` (``Rows``)."""
+        """Every row, with the columns' ``kinds`` (``Rows``; read as plain values when the list
+        allows it, ``PlainRows``)."""
+        if type(self).row_batches is ListExport.row_batches:
+            plan = PlainRows.plan(self)
+            if plan is not None:
+                return plan.rows()
         return Rows((row for rows in self.row_batches() for row in rows), self.kinds())
+
+
+# --- a generated list as plain values ----------------------------------------------------------
+
+STREAM_FETCH = 2000
+"""Rows fetched at a time from a server-side cursor (handed on ``BATCH`` at a time)."""
+LABEL_CACHE = 50000
+"""Related records' labels kept per export (the cache starts again when full)."""
+
+
+def _text_function(cls):
+    """The function giving a record's text (what ``str(record)`` calls)."""
+    return cls.__str__ if cls.__str__ is not object.__str__ else cls.__repr__
+
+
+def _label_columns(cls):
+    """The names of the columns a record's text reads (``__repr__`` read on a probe), or ``None``
+    when it reads more than its own columns (a method, a related record)."""
+    names = set(sa_inspect(cls).column_attrs.keys())
+    seen = []
+
+    class Probe:
+        def __getattr__(self, name):
+            if name not in names:
+                raise AttributeError(name)
+            if name not in seen:
+                seen.append(name)
+            return "0"
+
+    if _text_function(cls) is object.__repr__:
+        return None
+    try:
+        text = _text_function(cls)(Probe())
+    except Exception:
+        return None
+    return seen if isinstance(text, str) else None
+
+
+def _record_text(cls, names):
+    """``values -> str(record)`` for a record of ``cls`` holding only the columns ``names``."""
+    text = _text_function(cls)
+    record_class = type(f"{cls.__name__}Label", (), {"__slots__": tuple(names)})
+    new = object.__new__
+    setters = [(name, i) for i, name in enumerate(names)]
+
+    def label(values):
+        record = new(record_class)
+        for name, i in setters:
+            object.__setattr__(record, name, values[i])
+        return text(record)
+
+    return label
+
+
+class _Shift:
+    """Naive UTC → naive Asia/Shanghai: one addition while the offset stays the same (checked
+    once per process, week by week from 1992 to 2100), else ``clock.to_local``."""
+
+    _range = None
+
+    @classmethod
+    def range(cls):
+        """``(start, end, offset)``: naive UTC datetimes in ``[start, end)`` are local at
+        ``+ offset`` (``offset`` ``None``: the zone's offset changes)."""
+        if cls._range is None:
+            from datetime import timedelta
+
+            start, end = datetime(1992, 1, 1), datetime(2100, 1, 1)
+            offset = clock.to_local(start).utcoffset()
+            moment, week = start, timedelta(days=7)
+            while moment < end:
+                if clock.to_local(moment).utcoffset() != offset:
+                    offset = None
+                    break
+                moment += week
+            cls._range = (start, end, offset)
+        return cls._range
+
+    @classmethod
+    def converter(cls):
+        start, end, offset = cls.range()
+        if offset is None:
+            return _local_datetime
+
+        def local(value):
+            if value.tzinfo is None and start <= value < end:
+                return value + offset
+            return _local_datetime(value)
+
+        return local
+
+
+def _memo(convert):
+    """``convert`` remembered per value (enumeration labels: a few codes, many rows; at most
+    ``LABEL_CACHE`` values, then it starts again)."""
+    seen = {}
+
+    def remembered(value):
+        try:
+            return seen[value]
+        except KeyError:
+            if len(seen) >= LABEL_CACHE:
+                seen.clear()
+            result = seen[value] = convert(value)
+            return result
+        except TypeError:  # unhashable
+            return convert(value)
+
+    return remembered
+
+
+class PlainRows:
+    """A list's export read as plain column values — one SELECT of exactly the exported columns
+    (related records' labels from outer joins of the columns their text reads), no records: on
+    PostgreSQL one query streamed from a server-side cursor on a connection of its own (a job's
+    progress commits do not end it), elsewhere keyset batches on the session. Converters are made
+    once per column (labels remembered per code, local times by one addition, phones masked)."""
+
+    def __init__(self, export, columns):
+        self.export = export
+        self.columns = columns
+        """Per exported column: ``("column", attribute)``, ``("join", relationship, class, label
+        columns)`` or ``("lookup", foreign key column, class, its key column)``."""
+
+    @classmethod
+    def plan(cls, export):
+        """The plain reading of ``export``, or ``None`` when a column needs the records (computed
+        values, properties, paths through relations, collections)."""
+        if not isinstance(export, ListExport) or type(export).row_batches is not ListExport.row_batches \
+                or export._computed():
+            return None
+        model = export.model
+        mapper = sa_inspect(model)
+        formatted = set(getattr(type(export.view), "formatters_columns", None) or {})
+        columns = []
+        for col in export.columns:
+            if col in mapper.column_attrs:
+                columns.append(("column", getattr(model, col)))
+                continue
+            rel = mapper.relationships.get(col)
+            if rel is None or rel.uselist or len(rel.local_remote_pairs) != 1 or col in formatted:
+                return None
+            target = rel.mapper.class_
+            names = _label_columns(target)
+            if names is not None:
+                columns.append(("join", getattr(model, col), target, names))
+            else:
+                local, remote = rel.local_remote_pairs[0]
+                columns.append(("lookup", local, target, remote))
+        return cls(export, columns)
+
+    # --- the statement -------------------------------------------------------------------------
+    def _select(self):
+        """``(query, slices)``: the filtered, scoped query selecting the plain values, and per
+        exported column where its values are in a row."""
+        from sqlalchemy.orm import aliased
+
+        export = self.export
+        query = export.query()
+        exprs, slices = [], []
+        pk = getattr(export.model, export.model.__mapper__.primary_key[0].key)
+        order_by, _after, (_pk_name, order_name) = export._keyset()
+        exprs.append(pk)
+        exprs.append(getattr(export.model, order_name))
+        for spec in self.columns:
+            start = len(exprs)
+            if spec[0] == "column":
+                exprs.append(spec[1])
+            elif spec[0] == "join":
+                _kind, attr, target, names = spec
+                alias = aliased(target)
+                query = query.outerjoin(attr.of_type(alias))
+                target_pk = sa_inspect(target).primary_key[0].key
+                exprs.append(getattr(alias, target_pk))
+                exprs.extend(getattr(alias, name) for name in names)
+            else:
+                exprs.append(spec[1])
+            slices.append((start, len(exprs)))
+        return query.with_entities(*exprs).order_by(None).order_by(*order_by), slices
+
+    # --- the rows ------------------------------------------------------------------------------
+    def _raw_batches(self, query):
+        size = BATCH
+        session = db.session
+        if session.get_bind().dialect.name == "postgresql":
+            statement = query.statement
+            fetch = max(size, STREAM_FETCH)
+            with db.engine.connect() as connection:
+                result = connection.execution_options(stream_results=True, max_row_buffer=fetch,
+                                                      yield_per=fetch).execute(statement)
+                for part in result.partitions():  # ``fetch`` rows a round trip
+                    for start in range(0, len(part), size):
+                        yield part[start:start + size]
+            return
+        _order_by, after, _names = self.export._keyset()
+        last = None
+        while True:
+            batch = (query if last is None else query.filter(last)).limit(size).all()
+            if not batch:
+                return
+            yield batch
+            last = after(batch[-1][0], batch[-1][1])
+
+    def _specs(self, slices):
+        """Per exported column, how its value is read from a row: ``(how, index, convert)`` with
+        ``how`` one of ``text`` (stored text as it is), ``number``, ``datetime`` (stored UTC),
+        ``date``, ``flag``, ``other`` (through ``convert``: labels, masks, formatters) and
+        ``related`` (``convert(finish=None)`` makes the ``row -> text`` reader of the related
+        record's text, ``finish(text)`` remembered with it)."""
+        from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String, Text
+
+        export = self.export
+        converters = export._converters()
+        specs = []
+        for col, spec, (start, stop) in zip(export.columns, self.columns, slices):
+            if spec[0] == "join":
+                specs.append(("related", start, partial(self._join_reader, spec[2], spec[3], start, stop)))
+                continue
+            if spec[0] == "lookup":
+                specs.append(("related", start, partial(self._lookup_reader, spec[2], spec[3], start)))
+                continue
+            convert = converters[col]
+            column_type = getattr(spec[1], "type", None)
+            if convert is _local_datetime and isinstance(column_type, DateTime) and not column_type.timezone:
+                specs.append(("datetime", start, None))
+            elif convert is not _plain:
+                if col in export.view.enum_columns:
+                    convert = _memo(convert)
+                    convert.remembered = True
+                specs.append(("other", start, convert))
+            elif isinstance(column_type, (String, Text)):
+                specs.append(("text", start, None))
+            elif isinstance(column_type, Boolean):
+                specs.append(("flag", start, None))
+            elif isinstance(column_type, DateTime):
+                specs.append(("other", start, _plain))
+            elif isinstance(column_type, Date):
+                specs.append(("date", start, None))
+            elif isinstance(column_type, (Integer, Numeric, Float)):
+                specs.append(("number", start, None))
+            else:
+                specs.append(("other", start, _plain))
+        return specs
+
+    @staticmethod
+    def _compile(expressions, names):
+        """``(convert, prepares)``: ``convert(row) -> list`` of the given per-column expressions of
+        ``r`` (made once per export: a row costs one call, not one per column), and the readers'
+        per-batch look-ups."""
+        source = "def convert(r):\n    return [" + ",\n            ".join(expressions) + "]\n"
+        namespace = dict(names)
+        exec(compile(source, "<export row>", "exec"), namespace)  # noqa: S102 - expressions built here
+        prepares = [value.prepare for value in names.values() if hasattr(value, "prepare")]
+        return namespace["convert"], prepares
+
+    def _typed_converter(self, specs):
+        """``row -> typed values`` (what ``row_batches`` gives: dates local, labels, masks)."""
+        shift = _Shift.converter()
+        names, expressions = {"shift": shift}, []
+        for n, (how, index, convert) in enumerate(specs):
+            if how in ("text", "number", "date", "flag"):
+                expressions.append(f"r[{index}]")
+            elif how == "datetime":
+                expressions.append(f"(None if (v := r[{index}]) is None else shift(v))")
+            elif how == "related":
+                expressions.append(self._related_expression(n, index, convert(), names))
+            else:
+                names[f"c{n}"] = convert
+                expressions.append(f"(None if (v := r[{index}]) is None else c{n}(v))")
+        return self._compile(expressions, names)
+
+    def _csv_converter(self, specs, kinds):
+        """``row -> CSV fields``: the typed values as ``csv_stream`` writes them, in one step."""
+        yes, no = gettext("Yes"), gettext("No")
+        start, end, offset = _Shift.range()
+        names = {"F": _FORMULA_FIRST, "Y": yes, "N": no, "local": _local_datetime, "start": start,
+                 "end": end, "offset": offset}
+        expressions = []
+        for n, ((how, index, convert), kind) in enumerate(zip(specs, kinds)):
+            write = _csv_writer(kind, yes, no)
+            if how == "text":
+                expressions.append(f"(v if (v := r[{index}]) is None or v[:1] not in F else \"'\" + v)")
+            elif how == "number" and kind != PERCENT:
+                expressions.append(f"r[{index}]")
+            elif how == "datetime" and offset is not None:
+                timespec = "seconds" if kind == DATETIME_SECONDS else "minutes"
+                expressions.append(f"(None if (v := r[{index}]) is None else (v + offset if start <= v < end "
+                                   f"else local(v)).isoformat(' ', '{timespec}'))")
+            elif how == "date":
+                expressions.append(f"(None if (v := r[{index}]) is None else v.isoformat())")
+            elif how == "flag":
+                expressions.append(f"(None if (v := r[{index}]) is None else (Y if v else N))")
+            elif how == "related":
+                expressions.append(self._related_expression(n, index, convert(write), names))
+            elif getattr(convert, "remembered", False):  # labels: the field remembered per code
+                names[f"c{n}"] = _memo(lambda v, write=write, convert=convert: write(convert(v)))
+                expressions.append(f"(None if (v := r[{index}]) is None else c{n}(v))")
+            else:
+                if how == "datetime":
+                    convert = _local_datetime
+                elif convert is None:
+                    convert = _plain
+                names[f"w{n}"], names[f"c{n}"] = write, convert
+                expressions.append(f"(None if (v := r[{index}]) is None else w{n}(c{n}(v)))")
+        return self._compile(expressions, names)
+
+    @staticmethod
+    def _related_expression(n, index, read, names):
+        """A related record's text: its remembered text read inline, else ``read(row)``."""
+        names[f"c{n}"] = read
+        cache = getattr(read, "cache", None)
+        if cache is None:
+            return f"c{n}(r)"
+        names[f"g{n}"] = cache.get
+        return f"(None if (k := r[{index}]) is None else (t if (t := g{n}(k)) is not None else c{n}(r)))"
+
+    @staticmethod
+    def _join_reader(target, names, start, stop, finish=None):
+        label = _record_text(target, names)
+        cache = {}
+
+        def read(row):
+            key = row[start]
+            if key is None:
+                return None
+            text = cache.get(key)
+            if text is None:
+                values = row[start + 1:stop]
+                try:
+                    text = label(values)
+                except AttributeError:  # the text read a column it did not read on the probe
+                    text = str(db.session.get(target, key))
+                if finish is not None:
+                    text = finish(text)
+                if len(cache) >= LABEL_CACHE:
+                    cache.clear()
+                cache[key] = text
+            return text
+
+        read.cache = cache
+        return read
+
+    def _lookup_reader(self, target, remote, index, finish=None):
+        """A related record whose text needs the record: looked up by batch (``prepare``)."""
+        cache = {}
+
+        def read(row):
+            key = row[index]
+            return None if key is None else cache.get(key)
+
+        read.prepare = lambda rows: self._look_up(target, remote, cache, {row[index] for row in rows}, finish)
+        return read
+
+    @staticmethod
+    def _look_up(target, remote, cache, keys, finish):
+        keys = [key for key in keys if key is not None and key not in cache]
+        if not keys:
+            return
+        if len(cache) + len(keys) > LABEL_CACHE:
+            cache.clear()
+        attr = getattr(target, sa_inspect(target).get_property_by_column(remote).key)
+        for record in db.session.query(target).filter(attr.in_(keys)):
+            text = str(record)
+            cache[getattr(record, attr.key)] = text if finish is None else finish(text)
+
+    def _batches(self, make_converter):
+        query, slices = self._select()
+        convert, prepares = make_converter(self._specs(slices))
+        for batch in self._raw_batches(query):
+            for prepare in prepares:
+                prepare(batch)
+            yield list(map(convert, batch))
+
+    def row_batches(self):
+        """Lists of rows of typed values, one per batch read (as ``ListExport.row_batches``)."""
+        return self._batches(self._typed_converter)
+
+    def csv_batches(self):
+        """Lists of rows of CSV fields (what ``csv_stream`` would write of ``row_batches``)."""
+        kinds = _kinds(self.export.kinds(), len(self.export.columns))
+        return self._batches(lambda specs: self._csv_converter(specs, kinds))
+
+    def rows(self):
+        return PlainRowsSource(self)
+
+
+class PlainRowsSource(Rows):
+    """Every row of a ``PlainRows`` (typed), which ``csv_stream`` may also read as CSV fields."""
+
+    def __init__(self, plain):
+        super().__init__((row for rows in plain.row_batches() for row in rows), plain.export.kinds())
+        self.csv_batches = plain.csv_batches
 
 
 def _value(item, col):

@@ -4,10 +4,12 @@
 ``export``; params: the view's class name, the list's filter arguments and the user's language)
 and puts ``export_list(job_id)`` on the queue. The job acts for the user who asked — exactly
 their region scope and their right to see customers' phone numbers — and writes the workbook in
-openpyxl's write-only mode (typed cells, fitted widths, the header frozen and filtered:
-``core.exports.write_xlsx``), reading the rows in batches and committing its progress every
-``PROGRESS_EVERY`` rows (and writing it to Redis, ``job_control``, where a cancel request is read:
-a cancelled export deletes its partial file and ends ``cancelled``). The file lands under
+one streaming pass (typed cells, fitted widths, the header frozen and filtered:
+``core.exports.write_xlsx``), reading the rows in batches (plain column values streamed from the
+database when the list allows it: ``core.exports.PlainRows``), writing its live progress to Redis
+after each batch (``job_control``, where a cancel request is read: a cancelled export deletes its
+partial file and ends ``cancelled``) and committing it to the ``user_job`` row every
+``PROGRESS_EVERY`` rows. The file lands under
 ``UPLOAD_FOLDER/exports``; only its owner may download it (``my_jobs``). A list whose export reads
 differently names its own ``list_export_class`` (the audit trail: one line per changed field).
 """
@@ -25,8 +27,8 @@ from app.reports.models import UserJob
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 500
-"""Rows written between two progress commits."""
+PROGRESS_EVERY = 5000
+"""Rows written between two progress commits (the live progress in Redis follows every batch)."""
 EXPORT_DIR = "exports"
 JOB_TIMEOUT = 3600
 
@@ -151,6 +153,8 @@ def _write(job, view, args):
             if done - reported >= PROGRESS_EVERY:  # between batches: nothing loaded is in use
                 progress(done)
                 reported = done
+            else:
+                job_control.tick(job_id, done, total)
 
     try:
         kinds = export.kinds() if hasattr(export, "kinds") else None
