@@ -1,3 +1,6 @@
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, select
 
@@ -18,13 +21,20 @@ def _assignment_changed(item):
     return bool(changed_fields(item) & ASSIGNMENT_FIELDS)
 
 
+_known_missing = ContextVar("known_missing_certificates", default=None)
+
+
 def missing_certificates(engineer_id, category_id):
     """Names of the certification types ``category_id`` requires that the engineer holds no
-    certificate of that is valid today (not revoked, not expired), in one query."""
+    certificate of that is valid today (not revoked, not expired), in one query — or none, inside
+    ``missing_certificates_known`` covering the pair."""
     from app.engineers.models import Certification, CertificationType, certification_type_product_category as link
     from app.engineers.rules import certification_valid_clause
     from app.extensions import db
 
+    known = _known_missing.get()
+    if known is not None and engineer_id in known[0] and category_id in known[1]:
+        return list(known[2].get((engineer_id, category_id), ()))
     held = exists().where(
         Certification.certification_type_id == CertificationType.id,
         Certification.engineer_id == engineer_id,
@@ -37,6 +47,46 @@ def missing_certificates(engineer_id, category_id):
         .order_by(CertificationType.name)
     )
     return list(db.session.scalars(query))
+
+
+def _missing(engineer_ids, category_ids):
+    """``{(engineer id, category id): [type names]}`` of every pair of the two lists that misses
+    a certificate (the rule of ``missing_certificates``), in one query."""
+    from app.engineers.models import Certification, CertificationType, certification_type_product_category as link
+    from app.engineers.models import Engineer
+    from app.engineers.rules import certification_valid_clause
+    from app.extensions import db
+
+    held = exists().where(
+        Certification.certification_type_id == CertificationType.id,
+        Certification.engineer_id == Engineer.id,
+        certification_valid_clause(Certification),
+    )
+    query = (
+        select(Engineer.id, link.c.product_category_id, CertificationType.name)
+        .select_from(CertificationType)
+        .join(link, link.c.certification_type_id == CertificationType.id)
+        .join(Engineer, Engineer.id.in_(list(engineer_ids)))
+        .where(and_(link.c.product_category_id.in_(list(category_ids)), ~held))
+        .order_by(CertificationType.name)
+    )
+    found = {}
+    for engineer_id, category_id, name in db.session.execute(query):
+        found.setdefault((engineer_id, category_id), []).append(name)
+    return found
+
+
+@contextmanager
+def missing_certificates_known(engineer_ids, category_ids):
+    """Inside, ``missing_certificates`` answers every pair of these engineers and categories from
+    one query made here (an import checks a chunk of orders at once)."""
+    engineer_ids, category_ids = set(engineer_ids) - {None}, set(category_ids) - {None}
+    found = _missing(engineer_ids, category_ids) if engineer_ids and category_ids else {}
+    token = _known_missing.set((engineer_ids, category_ids, found))
+    try:
+        yield
+    finally:
+        _known_missing.reset(token)
 
 
 def _check_assignment(item, errors):

@@ -16,6 +16,7 @@ Where things are:
 * ``references``   codes → records (outlet, region, engineer, category, certification type, part)
 * ``rows``         one row: its cells, its record, the entity rules, its messages
 * ``runner``       the two jobs: check, then apply
+* ``chunks``       rows judged a chunk at a time: look-ups, flush and audit events batched per chunk
 * ``lifecycle``    create, start, confirm, cancel a job
 * ``templates``    the downloadable template (data sheet, instructions sheet, dropdowns)
 * ``workbook``     reading the upload, writing the error workbook

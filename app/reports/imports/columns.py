@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from flask_babel import force_locale, lazy_gettext as _l
 from sqlalchemy import inspect
 
-MAX_ROWS = 10000
+MAX_ROWS = 200000
 """Data rows one workbook may hold."""
 
 TEXT_KINDS = ("str", "ref", "enum", "bool")
@@ -83,6 +83,9 @@ class Spec:
     attached: Attached = None
     defaults: dict = field(default_factory=dict)  # values a new record takes when its row leaves them empty
     more_examples: list = field(default_factory=list)  # example rows besides the columns' own ({field: value})
+    # ``prepare(batch)`` → a context in which the entity's rules answer, for a chunk of rows, what
+    # they would otherwise ask the database per row (``chunks.Batch``); None when nothing to ask
+    prepare: object = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)  # the model, its columns
 
     @property

@@ -161,11 +161,15 @@ def _messages(problems, cells):
 
 # --- one row --------------------------------------------------------------------------------------
 
-def process_row(spec, refs, sheet, values, thorough=True):
+def process_row(spec, refs, sheet, values, thorough=True, batch=None):
     """Build or update the row's object and run the rules. Returns ``(outcome, key, messages)``
     where outcome is new / changed / unchanged / error. Leaves the change flushed in the session
     (the caller commits or rolls back). ``thorough``: when a cell cannot be read, still run the
-    entity rules on the others (checking: the row is rolled back; applying stops short of that)."""
+    entity rules on the others (checking: the row is rolled back; applying stops short of that).
+
+    ``batch`` (``chunks.Batch``): the row is one of a chunk — its stored record and the scope
+    were looked up with the chunk's, and its change is flushed and scope-checked with the
+    chunk's (``Batch.flush`` may still turn a new or changed row into an error)."""
     from app.core.services import run_validators
 
     cells = read_cells(spec, refs, sheet, values)
@@ -173,8 +177,8 @@ def process_row(spec, refs, sheet, values, thorough=True):
     if cells.messages and not (thorough and _judged(spec, cells)):
         return "error", key, cells.messages
 
-    existing = _find_existing(spec, cells.values)
-    if existing is not None and not scope.in_scope(existing):
+    existing = batch.find(cells.values) if batch is not None else _find_existing(spec, cells.values)
+    if existing is not None and not (batch.in_scope(existing) if batch is not None else scope.in_scope(existing)):
         return "error", key, cells.messages + [scope.outside_message()]
     item = existing if existing is not None else spec.model()
     changed = existing is None
@@ -197,6 +201,8 @@ def process_row(spec, refs, sheet, values, thorough=True):
         changed = changed or record_changed
     if not changed:
         return ("error", key, cells.messages) if cells.messages else ("unchanged", key, [])
+    if batch is not None:
+        batch.consider(item, existing, record)  # left out of the chunk's flush unless added below
 
     problems = []
     with session.no_autoflush:
@@ -217,6 +223,9 @@ def process_row(spec, refs, sheet, values, thorough=True):
             log.debug("import row: rules skipped on an incomplete record", exc_info=True)
     if cells.messages or problems:
         return "error", key, cells.messages + _messages(problems, cells)
+    if batch is not None:
+        batch.add(item, existing, record, cells)
+        return ("new" if existing is None else "changed"), key, []
     try:
         session.add(item)
         if record is not None:

@@ -18,6 +18,7 @@ from app.core import clock, scope
 from app.core.errors import DomainError
 from app.extensions import db
 from app.reports import job_control
+from app.reports.imports.chunks import Batch, Replay, chunked
 from app.reports.imports.files import file_path
 from app.reports.imports.references import References
 from app.reports.imports.registry import can_import, spec_for
@@ -92,33 +93,94 @@ class _acting:
 
 
 @contextmanager
-def _uploaders_workbook(job):
+def _uploaders_workbook(job, count=None):
     """``(spec, sheet)``: the job's workbook read while acting as its uploader, in their language,
-    once their permission to import the entity is checked (both phases start here)."""
+    once their permission to import the entity is checked (both phases start here). ``count``:
+    the rows the check counted (the file is the same), not counted again."""
     spec = spec_for(job.entity)
     user, stored = job.user, job.input_file
     with _acting(user), force_locale(job.locale):
         if not can_import(user, spec):
             raise DomainError(_("You are not allowed to import %(what)s.", what=spec.label))
-        yield spec, read_workbook(spec, file_path(stored))
+        yield spec, read_workbook(spec, file_path(stored), count=count)
 
 
-def _run_rows(spec, sheet, on_row, thorough):
+def _run_rows(spec, sheet, on_row, thorough, undo=False):
+    """Every row through ``process_row``, a chunk at a time (``chunks``); ``on_row(index,
+    outcome)`` after each. ``undo``: each chunk (one by one: each row) is rolled back once judged.
+    When the database refuses a chunk's flush, everything is rolled back and the rows are judged
+    again one by one, each flushed alone, so each row reports its own error."""
+    try:
+        return _rows_in_chunks(spec, sheet, on_row, thorough, undo)
+    except Replay:
+        db.session.rollback()
+        log.info("import: a chunk was refused by the database; judging its rows one by one")
+        return _rows_one_by_one(spec, sheet, on_row, thorough, undo)
+
+
+def _tally(counts, errors, seen, number, outcome, key, messages):
+    """Count the row's outcome; a key already seen in the file is an error. Returns the outcome."""
+    if key is not None:
+        plain = tuple(key)
+        if plain in seen:
+            messages = list(messages) + [duplicate_message(key, seen[plain])]
+            outcome = "error"
+        else:
+            seen[plain] = number
+    counts["errors" if outcome == "error" else outcome] += 1
+    if outcome == "error":
+        errors.append({"row": number, "messages": [str(m) for m in messages]})
+    return outcome
+
+
+def _rows_in_chunks(spec, sheet, on_row, thorough, undo):
+    from app.reports.imports import rows as rows_module
+
+    refs = References()
+    seen = {}
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "errors": 0}
+    errors = []
+    session = db.session
+    for chunk in chunked(sheet.rows):
+        batch = Batch(spec, refs)
+        judged = []
+        with session.no_autoflush:
+            batch.prepare(sheet, chunk)
+            with batch.rules():
+                for position, (index, (number, values)) in enumerate(chunk):
+                    outcome, key, messages = process_row(spec, refs, sheet, values, thorough=thorough, batch=batch)
+                    duplicate = key is not None and tuple(key) in seen
+                    batch.settle(position, outcome == "error" or duplicate)
+                    if key is not None and not duplicate:
+                        seen[tuple(key)] = number
+                    judged.append([index, number, outcome, key, list(messages), duplicate])
+        failures = batch.flush(rows_module)
+        if undo:
+            session.rollback()  # checking: the chunk is undone once judged
+        refs.forget_chunk()
+        for position, (index, number, outcome, key, messages, duplicate) in enumerate(judged):
+            if position in failures:
+                outcome, messages = "error", messages + failures[position]
+            if duplicate:
+                outcome = "error"
+                messages = messages + [duplicate_message(key, seen[tuple(key)])]
+            counts["errors" if outcome == "error" else outcome] += 1
+            if outcome == "error":
+                errors.append({"row": number, "messages": [str(m) for m in messages]})
+            on_row(index, outcome)
+    return counts, errors
+
+
+def _rows_one_by_one(spec, sheet, on_row, thorough, undo):
     refs = References()
     seen = {}
     counts = {"new": 0, "changed": 0, "unchanged": 0, "errors": 0}
     errors = []
     for index, (number, values) in enumerate(sheet.rows, start=1):
         outcome, key, messages = process_row(spec, refs, sheet, values, thorough=thorough)
-        if key is not None:
-            if key in seen:
-                messages = list(messages) + [duplicate_message(key, seen[key])]
-                outcome = "error"
-            else:
-                seen[key] = number
-        counts["errors" if outcome == "error" else outcome] += 1
-        if outcome == "error":
-            errors.append({"row": number, "messages": [str(m) for m in messages]})
+        outcome = _tally(counts, errors, seen, number, outcome, key, messages)
+        if undo:
+            db.session.rollback()  # each row is checked in its own transaction, then undone
         on_row(index, outcome)
     return counts, errors
 
@@ -131,9 +193,10 @@ def validate_import(job_id):
     locale = job.locale
     try:
         with _uploaders_workbook(job) as (spec, sheet):
-            total = len(sheet.rows)
+            no_rows = _("The first sheet has no rows to import: fill in the rows below its header.")
+            total = len(sheet.rows)  # the sheet's declared size until the rows are read
             if not total:
-                raise DomainError(_("The first sheet has no rows to import: fill in the rows below its header."))
+                raise DomainError(no_rows)
             job.total = total
             db.session.commit()
 
@@ -148,11 +211,13 @@ def validate_import(job_id):
             ticker(0, force=True)
 
             def on_row(index, outcome):
-                db.session.rollback()  # each row is checked in its own transaction, then undone
                 ticker(index)  # live progress, the row's progress, a cancel request
 
-            counts, errors = _run_rows(spec, sheet, on_row, thorough=True)
+            counts, errors = _run_rows(spec, sheet, on_row, thorough=True, undo=True)
             db.session.rollback()
+            total = len(sheet.rows)  # counted while read
+            if not total:
+                raise DomainError(no_rows)
             output = output_name = None
             if errors:
                 output = write_error_workbook(spec, sheet, errors)
@@ -162,7 +227,8 @@ def validate_import(job_id):
                           errors_truncated=len(errors) > MAX_ERRORS_SHOWN, nothing_to_change=nothing)
         # every row as stored already: nothing to confirm
         status = "invalid" if errors else ("done" if nothing else "validated")
-        _finish(job_id, status=status, progress=total, result=result, output_file=output, output_name=output_name)
+        _finish(job_id, status=status, progress=total, total=total, result=result, output_file=output,
+                output_name=output_name)
         return counts
     except job_control.JobCancelled:
         db.session.rollback()
@@ -189,7 +255,7 @@ def commit_import(job_id):
         return None
     locale = job.locale
     try:
-        with _uploaders_workbook(job) as (spec, sheet):
+        with _uploaders_workbook(job, count=(job.result or {}).get("rows") or None) as (spec, sheet):
             total = len(sheet.rows)
             db.session.commit()
             # the rows go in one transaction: the pages read the live value in Redis meanwhile

@@ -32,4 +32,13 @@ def spec():
     ], ("number",), defaults={"status": "created"},
         more_examples=[{"number": "SO20250002", "customer_name": "周先生", "customer_phone": "13800005678",
                         "product_category": "空调", "outlet": "SH001", "kind": "install",
-                        "created_at": datetime(2025, 6, 2, 14, 30)}])
+                        "created_at": datetime(2025, 6, 2, 14, 30)}], prepare=_certificates_of_chunk)
+
+
+def _certificates_of_chunk(batch):
+    """The certificates the chunk's engineers miss for the chunk's categories, in one query (the
+    rule that an assigned engineer holds every certificate the category requires)."""
+    from app.orders.services import missing_certificates_known
+
+    return missing_certificates_known([e.id for e in batch.records("engineer")],
+                                      [c.id for c in batch.records("category")])
