@@ -1,9 +1,12 @@
 """Appending to the hash chain, and verifying it.
 
 ``hash = sha256(canonical JSON of the row's fields including prev_hash)``; the first row's
-``prev_hash`` is ``GENESIS``. Writers take the chain head row (``audit_chain``) with an UPDATE,
-which holds a row lock on PostgreSQL (and the write lock on SQLite) until their transaction ends:
-concurrent transactions append one after another, so ids are gapless and the chain never forks.
+``prev_hash`` is ``GENESIS``. Writers take the chain head row (``audit_chain``) with an
+``UPDATE … RETURNING``, which holds a row lock on PostgreSQL (and the write lock on SQLite) until
+their transaction ends: concurrent transactions append one after another, so ids are gapless and
+the chain never forks. An append runs two statements on PostgreSQL: that ``UPDATE … RETURNING``,
+then the INSERT of the events and the UPDATE of the head in one (a data-modifying ``WITH``; more
+than ``ONE_STATEMENT_ROWS`` events, and SQLite: the INSERT and the UPDATE one after the other).
 ``verify()`` walks the rows in id order and reports the first one whose hash, link or id breaks.
 """
 import hashlib
@@ -31,6 +34,10 @@ def digest(row):
     return hashlib.sha256(canonical(row).encode("utf-8")).hexdigest()
 
 
+ONE_STATEMENT_ROWS = 200
+"""Up to this many events, PostgreSQL inserts them and moves the head in one statement."""
+
+
 def append(connection, events):
     """Append ``events`` (dicts without id, hashes) to the chain on ``connection``, in its
     transaction. Returns the rows written."""
@@ -38,9 +45,11 @@ def append(connection, events):
         return []
     head = AuditChain.__table__
     now = clock.now()
-    # take the head: a row lock until this transaction ends (the write lock on SQLite)
-    connection.execute(update(head).where(head.c.id == 1).values(touched_at=now))
-    last_id, last_hash = connection.execute(select(head.c.last_id, head.c.last_hash).where(head.c.id == 1)).one()
+    # take the head and read it in one statement: a row lock until this transaction ends (the
+    # write lock on SQLite)
+    last_id, last_hash = connection.execute(
+        update(head).where(head.c.id == 1).values(touched_at=now).returning(head.c.last_id, head.c.last_hash)
+    ).one()
     rows = []
     for event in events:
         row = dict(event)
@@ -50,8 +59,13 @@ def append(connection, events):
         row["hash"] = digest(row)
         rows.append(row)
         last_id, last_hash = row["id"], row["hash"]
-    connection.execute(insert(AuditEvent.__table__), rows)
-    connection.execute(update(head).where(head.c.id == 1).values(last_id=last_id, last_hash=last_hash))
+    move_head = update(head).where(head.c.id == 1).values(last_id=last_id, last_hash=last_hash)
+    if connection.dialect.name == "postgresql" and len(rows) <= ONE_STATEMENT_ROWS:
+        # the events and the head's move in one statement (a data-modifying WITH)
+        connection.execute(move_head.add_cte(insert(AuditEvent.__table__).values(rows).cte("appended")))
+    else:
+        connection.execute(insert(AuditEvent.__table__), rows)
+        connection.execute(move_head)
     return rows
 
 

@@ -19,7 +19,9 @@ from app.complaints.models import (
 )
 from app.core import clock, l10n, numbering, scope, settings
 from app.core.errors import Conflict, ErrorCollector, Forbidden, Invalid
-from app.core.services import load, run_validators, savepoint, transaction, validates_entity
+from app.core.services import (
+    load, region_from_loaded, run_validators, savepoint, transaction, validates_entity,
+)
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -144,8 +146,6 @@ def _complaint_rules(item, errors):
         actor = _actor()
         if item.owner is None and item.owner_id is None and actor is not None:
             item.owner = actor
-        if not item.number:
-            item.number = next_number(item.received_at)
         _event(item, "received", actor, item.description[:200] if item.description else "", at=item.received_at)
     else:
         from sqlalchemy import inspect as sa_inspect
@@ -155,6 +155,10 @@ def _complaint_rules(item, errors):
             _event(item, "severity_changed", _actor(), f"{history.deleted[0]} → {history.added[0]}")
     if item.outlet is not None:
         sla.recompute(item)
+    if item.id is None and not item.number:
+        # last of the rules: the day's counter row stays locked until the commit, so concurrent
+        # recordings wait for each other only from here to the commit
+        item.number = next_number(item.received_at)
 
 
 def change_severity(complaint_id, severity, actor):
@@ -504,41 +508,12 @@ def _delegation_rules(item, errors):
 def sweep(now=None, batch=500):
     """Mark warnings and breaches that came due and escalate breaches once. Returns counts.
 
-    Reads only complaints whose ``next_check_at`` has passed (an index range), locking them with
-    SKIP LOCKED on PostgreSQL so concurrent sweeps share the work instead of repeating it.
+    Set-based, ``batch`` complaints per transaction, reading only those whose ``next_check_at``
+    has passed (an index range): ``complaints.sweep``.
     """
-    now = now or clock.now()
-    counts = {"checked": 0, "warned": 0, "breached": 0, "escalated": 0}
-    with transaction():
-        query = (db.session.query(Complaint)
-                 .filter(Complaint.next_check_at.isnot(None), Complaint.next_check_at <= now)
-                 .order_by(Complaint.next_check_at).limit(batch))
-        if db.engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=Complaint)
-        complaints = query.all()
-        context = sweep_context(complaints)
-        for c in complaints:
-            counts["checked"] += 1
-            clk = sla.recompute(c, now=now, **context.for_complaint(c))
-            if c.first_response_at is None and not c.response_warned and now >= clk.response_warn:
-                c.response_warned = True
-                counts["warned"] += 1
-                _event(c, "warning", None, _("First response due at %(due)s",
-                                              due=l10n.time_text(clk.response_due)))
-                notify.breach_warning(c, "response", clk.response_due)
-            if (c.status in OPEN_STATES and not clk.stopped and not c.resolution_warned
-                    and now >= clk.resolution_warn):
-                c.resolution_warned = True
-                counts["warned"] += 1
-                _event(c, "warning", None, _("Resolution due at %(due)s",
-                                              due=l10n.datetime_text(clk.resolution_due)))
-                notify.breach_warning(c, "resolution", clk.resolution_due)
-            breached, escalated = mark_breaches(c, clk, now)
-            counts["breached"] += breached
-            counts["escalated"] += escalated
-            c.next_check_at = sla.next_check(c, clk)
-    notify.dispatch()
-    return counts
+    from app.complaints import sweep as sla_sweep
+
+    return sla_sweep.run(now=now, batch=batch)
 
 
 def mark_breaches(c, clk, now=None):
@@ -657,3 +632,17 @@ def recompute_breaches(batch=1000, log=None):
         if log:
             log(f"{counts['checked']} complaints checked")
     return counts
+
+
+@region_from_loaded(Complaint)
+def _complaint_region(item):
+    """A complaint lies in its outlet's region: known without a query when the outlet is loaded."""
+    from sqlalchemy import inspect as sa_inspect
+
+    outlet = sa_inspect(item).dict.get("outlet")
+    if outlet is None:
+        return None
+    state = sa_inspect(outlet)
+    if state.identity is None or state.identity[0] != sa_inspect(item).dict.get("outlet_id"):
+        return None
+    return state.dict.get("region_id")

@@ -42,6 +42,33 @@ def guards_delete(model):
     return decorator
 
 
+def region_from_loaded(model):
+    """Register ``fn(item)`` returning the region id a ``model`` row lies in as far as the rows
+    already loaded in the session tell (e.g. a complaint: its outlet's region), or ``None`` when
+    they do not: ``save`` then checks the row's scope without asking the database again."""
+
+    def decorator(fn):
+        _region_readers[model] = fn
+        return fn
+
+    return decorator
+
+
+_region_readers = {}
+
+
+def _in_scope_loaded(item):
+    """True when the loaded rows show ``item`` inside the actor's regions; False when unknown."""
+    reader = _region_readers.get(type(item))
+    if reader is None:
+        return False
+    ids = scope.current_region_ids()
+    if ids is None:
+        return True
+    region_id = reader(item)
+    return region_id is not None and region_id in ids
+
+
 def run_validators(item):
     from app.core.errors import ErrorCollector
 
@@ -110,14 +137,24 @@ def load(model, pk, lock=False, clause=None):
 
 
 def save(item):
-    """Validate, scope-check and commit one new or changed row."""
-    with transaction() as session:
-        # The rules may query (settings, related rows): nothing half-built is flushed meanwhile.
-        with session.no_autoflush:
-            run_validators(item)
-        session.add(item)
-        session.flush()
-        scope.ensure_in_scope(item)
+    """Validate, scope-check and commit one new or changed row.
+
+    The session's rows stay loaded after this commit (they hold what was just written), so the
+    caller answers with the saved row without reading it back."""
+    real = db.session()
+    keep = real.expire_on_commit
+    real.expire_on_commit = False
+    try:
+        with transaction() as session:
+            # The rules may query (settings, related rows): nothing half-built is flushed meanwhile.
+            with session.no_autoflush:
+                run_validators(item)
+            session.add(item)
+            session.flush()
+            if not _in_scope_loaded(item):
+                scope.ensure_in_scope(item)
+    finally:
+        real.expire_on_commit = keep
     return item
 
 
