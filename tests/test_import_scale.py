@@ -18,30 +18,15 @@ from app.reports import imports
 from app.reports import job_control
 from app.reports.imports import chunks
 from app.reports.models import UserJob
+from tests.test_imports import queued  # noqa: F401  (the fixture, shared)
 
 
 @pytest.fixture
-def queued(app, monkeypatch):
-    """Jobs the pages enqueue, recorded; ``run()`` performs them here, each in an app context."""
-    calls = []
-
-    class Recorded:
-        id = "recorded"
-
-    def fake(func, job_id):
-        calls.append((func, job_id))
-        return Recorded()
-
-    monkeypatch.setattr(imports, "_enqueue", fake)
-    monkeypatch.setattr(job_control, "TICK_SECONDS", 10 ** 6)  # progress by rows only: counts stay exact
-
-    def run():
-        while calls:
-            fn, job_id = calls.pop(0)
-            with app.app_context():
-                fn(job_id)
-
-    return run
+def jobs(queued, monkeypatch):  # noqa: F811
+    """The import tests' recorded jobs (``jobs()`` performs them), progress ticking by rows only so
+    the counts stay exact."""
+    monkeypatch.setattr(job_control, "TICK_SECONDS", 10 ** 6)
+    return queued.run
 
 
 @contextmanager
@@ -95,50 +80,50 @@ def _latest_job():
     return db.session.query(UserJob).order_by(UserJob.id.desc()).first()
 
 
-def _check(client, queued, rows):
+def _check(client, jobs, rows):
     response = client.post("/import/upload", data={"entity": "service_order",
                                                    "file": (io.BytesIO(_workbook(rows)), "orders.xlsx")},
                            content_type="multipart/form-data")
     assert response.status_code == 302, response.data[:500]
     with statements() as counted:
-        queued()
+        jobs()
     return _latest_job(), counted["n"]
 
 
-def _commit(client, queued, job):
+def _commit(client, jobs, job):
     assert client.post(f"/import/job/{job.id}/confirm").status_code == 302
     with statements() as counted:
-        queued()
+        jobs()
     return _latest_job(), counted["n"]
 
 
-def test_check_and_commit_run_as_many_statements_for_40_rows_as_for_3(app, world, login, queued):
+def test_check_and_commit_run_as_many_statements_for_40_rows_as_for_3(app, world, login, jobs):
     client = login("hq")
-    small, small_check = _check(client, queued, _orders("SC-A", 3))
-    large, large_check = _check(client, queued, _orders("SC-B", 40))
+    small, small_check = _check(client, jobs, _orders("SC-A", 3))
+    large, large_check = _check(client, jobs, _orders("SC-B", 40))
     assert small.status == large.status == "validated", (small.result, large.result)
     assert large.result["new"] == 40
     assert large_check == small_check, (small_check, large_check)
-    small, small_commit = _commit(client, queued, small)
-    large, large_commit = _commit(client, queued, large)
+    small, small_commit = _commit(client, jobs, small)
+    large, large_commit = _commit(client, jobs, large)
     assert small.status == large.status == "done", (small.error, large.error)
     assert large_commit == small_commit, (small_commit, large_commit)
     assert db.session.query(ServiceOrder).filter(ServiceOrder.number.like("SC-B-%")).count() == 40
 
 
-def test_a_restricted_users_check_is_batched_too(app, world, login, queued):
+def test_a_restricted_users_check_is_batched_too(app, world, login, jobs):
     client = login("agent_e")
-    small, small_check = _check(client, queued, _orders("SR-A", 2))
-    large, large_check = _check(client, queued, _orders("SR-B", 30))
+    small, small_check = _check(client, jobs, _orders("SR-A", 2))
+    large, large_check = _check(client, jobs, _orders("SR-B", 30))
     assert small.status == large.status == "validated", (small.result, large.result)
     assert large_check == small_check
 
 
-def test_every_created_order_has_its_audit_event(app, world, login, queued):
+def test_every_created_order_has_its_audit_event(app, world, login, jobs):
     client = login("hq")
     mark = db.session.query(func.coalesce(func.max(AuditEvent.id), 0)).scalar()
-    job, _n = _check(client, queued, _orders("SA", 25))
-    job, _n = _commit(client, queued, job)
+    job, _n = _check(client, jobs, _orders("SA", 25))
+    job, _n = _commit(client, jobs, job)
     assert job.status == "done", job.error
     ids = {str(o.id) for o in db.session.query(ServiceOrder).filter(ServiceOrder.number.like("SA-%"))}
     events = db.session.query(AuditEvent).filter(AuditEvent.id > mark, AuditEvent.entity == "service_order").all()
@@ -159,34 +144,34 @@ def _mixed_rows():
     return rows
 
 
-def test_chunk_boundaries_and_the_replay_give_the_same_messages(app, world, login, queued, monkeypatch):
+def test_chunk_boundaries_and_the_replay_give_the_same_messages(app, world, login, jobs, monkeypatch):
     client = login("hq")
-    whole, _n = _check(client, queued, _mixed_rows())
+    whole, _n = _check(client, jobs, _mixed_rows())
     assert whole.status == "invalid"
     assert set(_errors(whole)) == {3, 5, 6, 8}
     monkeypatch.setattr(chunks, "CHUNK_ROWS", 2)
-    small, _n = _check(client, queued, _mixed_rows())
+    small, _n = _check(client, jobs, _mixed_rows())
     assert _errors(small) == _errors(whole)
 
     def refused(self, rows_module):
         raise chunks.Replay()
 
     monkeypatch.setattr(chunks.Batch, "flush", refused)  # as if the database refused a chunk
-    replayed, _n = _check(client, queued, _mixed_rows())
+    replayed, _n = _check(client, jobs, _mixed_rows())
     assert _errors(replayed) == _errors(whole)
     assert (replayed.result["new"], replayed.result["errors"]) == (whole.result["new"], whole.result["errors"])
 
 
-def test_the_cap_is_200000_rows_and_a_larger_file_is_refused(app, world, login, queued, monkeypatch):
+def test_the_cap_is_200000_rows_and_a_larger_file_is_refused(app, world, login, jobs, monkeypatch):
     assert imports.MAX_ROWS == 200000
     monkeypatch.setattr(imports, "MAX_ROWS", 3)
     client = login("hq")
-    job, _n = _check(client, queued, _orders("SX", 4))
+    job, _n = _check(client, jobs, _orders("SX", 4))
     assert job.status == "invalid"
     with app.test_request_context(), force_locale(job.locale):
         from flask_babel import gettext as _
 
         assert job.error == _("At most %(n)s rows can be imported at once.", n=3)
     assert db.session.query(ServiceOrder).filter(ServiceOrder.number.like("SX-%")).count() == 0
-    job, _n = _check(client, queued, _orders("SY", 3))
+    job, _n = _check(client, jobs, _orders("SY", 3))
     assert job.status == "validated", job.error
