@@ -787,16 +787,52 @@ def build(url, scale, force=False, audit=True, template=True, source=None, app_o
     return (info, app) if keep_app else info
 
 
+def upgrade(url):
+    """Bring a filled database to the app's current migrations (new indexes, say) and refresh its
+    frozen copy; returns True when something was migrated. A refill is not needed for that."""
+    import psycopg
+
+    from flask_migrate import upgrade as migrate
+
+    server, name = _split(url)
+    with psycopg.connect(common.dsn_for(name, server)) as conn:
+        before = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    tmp = tempfile.mkdtemp(prefix="bench-upgrade-")
+    app = common.make_app(common.url_for(name, server), tmp=tmp)
+    try:
+        with app.app_context():
+            migrate()
+    finally:
+        common.dispose(app)
+    with psycopg.connect(common.dsn_for(name, server)) as conn:
+        after = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        conn.execute("ANALYZE")
+    if after == before:
+        return False
+    log(f"{name}: migrated {before} → {after}")
+    with common.admin_connection(server) as conn:
+        tpl = common.template_name(name)
+        conn.execute(f'DROP DATABASE IF EXISTS "{tpl}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{tpl}" TEMPLATE "{name}" STRATEGY FILE_COPY')
+        conn.execute(f'ALTER DATABASE "{tpl}" ALLOW_CONNECTIONS false')
+    return True
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Build a production-size benchmark database (PostgreSQL).")
     parser.add_argument("--scale", type=float, default=0.01, help="1.0 = production size (default 0.01)")
     parser.add_argument("--url", help="database to create (default: bench_p<scale×100> on BENCH_PG)")
     parser.add_argument("--force", action="store_true", help="drop and rebuild an existing database")
     parser.add_argument("--no-audit", action="store_true", help="no audit events")
+    parser.add_argument("--upgrade", action="store_true",
+                        help="only migrate an existing filled database to the current migrations")
     args = parser.parse_args(argv)
     url = args.url or common.dsn_for(common.database_name(args.scale))
     if not url.startswith("postgresql"):
         raise SystemExit("the filler writes PostgreSQL SQL: give a postgresql:// URL")
+    if args.upgrade:
+        upgrade(url)
+        return 0
     build(url, args.scale, force=args.force, audit=not args.no_audit)
     return 0
 

@@ -52,12 +52,15 @@ def modules(only=None):
 
 
 def ensure_filled(scale, refill=False, server=common.SERVER):
-    """Build the scale's database when it is missing, unfinished, or ``refill``."""
+    """Build the scale's database when it is missing, unfinished, or ``refill``; otherwise bring it
+    to the app's current migrations."""
     from bench import fill
 
     name = common.database_name(scale)
     if refill or common.fill_info(name, server) is None:
         fill.build(common.dsn_for(name, server), scale, force=True)
+    else:
+        fill.upgrade(common.dsn_for(name, server))
     return name
 
 
