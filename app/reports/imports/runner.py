@@ -105,13 +105,15 @@ def _uploaders_workbook(job, count=None):
         yield spec, read_workbook(spec, file_path(stored), count=count)
 
 
-def _run_rows(spec, sheet, on_row, thorough, undo=False):
-    """Every row through ``process_row``, a chunk at a time (``chunks``); ``on_row(index,
-    outcome)`` after each. ``undo``: each chunk (one by one: each row) is rolled back once judged.
-    When the database refuses a chunk's flush, everything is rolled back and the rows are judged
-    again one by one, each flushed alone, so each row reports its own error."""
+def _run_rows(spec, sheet, on_row, thorough, undo=False, live=None):
+    """Every row through ``process_row``, a chunk at a time (``chunks``); ``on_row(index)`` once a
+    chunk is settled (the session may be committed then), ``live(index)`` after each row while its
+    chunk is being judged (live progress and a cancel request only: nothing may be committed). ``undo``:
+    each chunk (one by one: each row) is rolled back once judged. When the database refuses a chunk's
+    flush, everything is rolled back and the rows are judged again one by one, each flushed alone, so
+    each row reports its own error."""
     try:
-        return _rows_in_chunks(spec, sheet, on_row, thorough, undo)
+        return _rows_in_chunks(spec, sheet, on_row, thorough, undo, live)
     except Replay:
         db.session.rollback()
         log.info("import: a chunk was refused by the database; judging its rows one by one")
@@ -133,7 +135,7 @@ def _tally(counts, errors, seen, number, outcome, key, messages):
     return outcome
 
 
-def _rows_in_chunks(spec, sheet, on_row, thorough, undo):
+def _rows_in_chunks(spec, sheet, on_row, thorough, undo, live=None):
     from app.reports.imports import rows as rows_module
 
     refs = References()
@@ -154,6 +156,8 @@ def _rows_in_chunks(spec, sheet, on_row, thorough, undo):
                     if key is not None and not duplicate:
                         seen[tuple(key)] = number
                     judged.append([index, number, outcome, key, list(messages), duplicate])
+                    if live is not None:
+                        live(index)  # raises JobCancelled when the user asked: the chunk rolls back
         failures = batch.flush(rows_module)
         if undo:
             session.rollback()  # checking: the chunk is undone once judged
@@ -167,7 +171,8 @@ def _rows_in_chunks(spec, sheet, on_row, thorough, undo):
             counts["errors" if outcome == "error" else outcome] += 1
             if outcome == "error":
                 errors.append({"row": number, "messages": [str(m) for m in messages]})
-            on_row(index, outcome)
+        if judged:
+            on_row(judged[-1][0])
     return counts, errors
 
 
@@ -181,7 +186,7 @@ def _rows_one_by_one(spec, sheet, on_row, thorough, undo):
         outcome = _tally(counts, errors, seen, number, outcome, key, messages)
         if undo:
             db.session.rollback()  # each row is checked in its own transaction, then undone
-        on_row(index, outcome)
+        on_row(index)
     return counts, errors
 
 
@@ -210,10 +215,8 @@ def validate_import(job_id):
             ticker = job_control.Ticker(job_id, total, also=save_progress)
             ticker(0, force=True)
 
-            def on_row(index, outcome):
-                ticker(index)  # live progress, the row's progress, a cancel request
-
-            counts, errors = _run_rows(spec, sheet, on_row, thorough=True, undo=True)
+            counts, errors = _run_rows(spec, sheet, ticker, thorough=True, undo=True,
+                                       live=job_control.Ticker(job_id, total))
             db.session.rollback()
             total = len(sheet.rows)  # counted while read
             if not total:
@@ -263,10 +266,8 @@ def commit_import(job_id):
                                         also=lambda done, of: _progress_outside(job_id, done, of))
             ticker(0, force=True)
 
-            def on_row(index, outcome):
-                ticker(index)  # raises JobCancelled when the user asked: everything rolls back
-
-            counts, errors = _run_rows(spec, sheet, on_row, thorough=False)
+            # a tick raises JobCancelled when the user asked: everything rolls back
+            counts, errors = _run_rows(spec, sheet, ticker, thorough=False, live=job_control.Ticker(job_id, total))
             if errors:
                 db.session.rollback()
                 first = errors[0]
