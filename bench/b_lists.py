@@ -176,8 +176,16 @@ def run(ctx, stock=True):
                                     target=f"≤2× best, ≤{budget} statements",
                                     ok=ms <= 2 * best and statements <= budget))
     if stock:
-        rows.extend(stock_rows(ctx, measured, n))
+        try:
+            rows.extend(stock_rows(ctx, measured, n))
+        except Exception as exc:  # the baseline failing must not hide the product's rows
+            rows.append(Row(GOAL, "stock FAB baseline", None, note=f"ERROR {type(exc).__name__}: {exc}"))
     return rows
+
+
+STOCK_PAGES_AT_SIZE = ("complaints", "service orders")
+"""At production size a stock FAB list page loads whole related tables (a million service orders)
+into its search form and takes minutes: there only these lists' first pages are timed (once)."""
 
 
 def stock_rows(ctx, measured, n):
@@ -185,6 +193,7 @@ def stock_rows(ctx, measured, n):
     from bench import stock_fab
 
     out = []
+    big = ctx.scale >= 0.5
     with ctx.scratch() as url:
         app = stock_fab.create(url)
         client, headers = stock_fab.sign_in(app)
@@ -193,6 +202,8 @@ def stock_rows(ctx, measured, n):
             for label, page in (("page 1", 0), (f"page {deep + 1}", deep)):
                 for kind, url_ in (("API", stock_fab.api_url(resource, page, PAGE_SIZE)),
                                    ("page", stock_fab.page_url(resource, page, PAGE_SIZE))):
+                    if big and kind == "page" and (name not in STOCK_PAGES_AT_SIZE or page):
+                        continue
                     ms, statements, status = _measure(app, client, url_, headers if kind == "API" else {}, n)
                     product = measured.get((name, kind, label, "hq"))
                     out.append(Row(GOAL, f"{name} {kind} {label} (stock FAB vs hq)", product, stock=round(ms, 2),
